@@ -1,0 +1,57 @@
+// A child's specification: its name, its task and its policies. Unset fields take the
+// supervisor's child_defaults, then vigil's defaults.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "vigil/runtime/task.hpp"
+#include "vigil/runtime/types.hpp"
+
+namespace vigil {
+
+/// A child to add to a supervisor; fill it with designated initialisers in declaration order:
+/// `{.name = "poller", .task = poll, .restart = vigil::restart::always}`.
+struct child_spec {
+  /// 1 to 128 bytes of [A-Za-z0-9._-], unique within the supervisor.
+  std::string name;
+  /// What each attempt runs.
+  vigil::task task;
+  /// When to run again; default on_failure.
+  std::optional<vigil::restart> restart;
+  /// Delays between failing attempts; default exponential(100 ms, 30 s), factor 2, equal jitter.
+  std::optional<vigil::backoff> backoff;
+  /// Wait after a success under restart::always (periodic tasks); default 0 (at least 1 ms
+  /// after the previous start).
+  std::optional<duration> interval;
+  /// Retries allowed per failure streak; default unlimited. N retries: at most N+1 attempts.
+  std::optional<std::uint32_t> max_retries;
+  /// Running this long resets the failure streak; default 60 s.
+  std::optional<duration> stable_after;
+  /// Per-attempt time limit (outcome timeout); default none (zero also means none).
+  std::optional<duration> timeout;
+  /// The task must call ctx.heartbeat() this often (outcome unresponsive); default none.
+  std::optional<duration> heartbeat_timeout;
+  /// How long a stop waits before forcing; default 5 s; vigil::brutal forces at once,
+  /// vigil::infinity waits forever.
+  std::optional<duration> shutdown;
+};
+
+/// Supervisor-wide defaults for every child_spec field left unset (§13.24).
+struct child_defaults {
+  std::optional<vigil::restart> restart;
+  std::optional<vigil::backoff> backoff;
+  std::optional<duration> interval;
+  std::optional<std::uint32_t> max_retries;
+  std::optional<duration> stable_after;
+  std::optional<duration> timeout;
+  std::optional<duration> heartbeat_timeout;
+  std::optional<duration> shutdown;
+};
+
+/// Resolves a spec's policy over `defaults`; throws vigil::error(invalid_argument) naming a
+/// bad field.
+core::child_policy resolve_policy(const child_spec& spec, const child_defaults& defaults);
+
+}  // namespace vigil

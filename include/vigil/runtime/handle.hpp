@@ -1,0 +1,210 @@
+// vigil::handle: a cheap, copyable, thread-safe reference to a running supervisor.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
+
+#include "vigil/runtime/child_spec.hpp"
+#include "vigil/runtime/subscription.hpp"
+#include "vigil/runtime/types.hpp"
+
+namespace vigil {
+
+namespace detail {
+class supervisor_impl;
+struct owner_token;
+
+/// Internal: the replies the supervisor's strand sends back.
+using command_reply = boost::asio::any_completion_handler<void(std::error_code, std::string)>;
+using info_reply = boost::asio::any_completion_handler<void(std::error_code, child_info)>;
+using list_reply =
+    boost::asio::any_completion_handler<void(std::error_code, std::vector<child_info>)>;
+using final_reply = boost::asio::any_completion_handler<void(std::error_code, final_result)>;
+using wait_reply = boost::asio::any_completion_handler<void(std::error_code, supervisor_result)>;
+
+/// Internal: the commands a handle sends.
+enum class command : std::uint8_t { stop, start, restart, remove, pause, resume };
+
+void send_add(const std::shared_ptr<supervisor_impl>& impl, child_spec spec, command_reply reply);
+void send_command(const std::shared_ptr<supervisor_impl>& impl, command c, std::string name,
+                  command_reply reply);
+void send_status(const std::shared_ptr<supervisor_impl>& impl, std::string name, info_reply r);
+void send_children(const std::shared_ptr<supervisor_impl>& impl, list_reply r);
+void send_outcome(const std::shared_ptr<supervisor_impl>& impl, std::string name, final_reply r);
+void send_wait(const std::shared_ptr<supervisor_impl>& impl, wait_reply r);
+boost::asio::any_io_executor executor_of(const std::shared_ptr<supervisor_impl>& impl);
+
+/// Internal: adapts a user handler of signature void(error_code) to a command_reply,
+/// keeping the handler's associated executor.
+template <class Handler>
+command_reply error_only(Handler h, const boost::asio::any_io_executor& fallback) {
+  auto ex = boost::asio::get_associated_executor(h, fallback);
+  return boost::asio::bind_executor(
+      ex, [h = std::move(h)](std::error_code ec, std::string) mutable { std::move(h)(ec); });
+}
+}  // namespace detail
+
+/// A reference to a supervisor. Copies are cheap; the supervisor shuts down gracefully when the
+/// last handle (and the owning vigil::supervisor) is gone. Every member is thread-safe.
+///
+/// Each operation comes in two forms. The blocking form (`add`, `stop`, …) throws vigil::error
+/// and fails at once with errc::would_deadlock when called from a thread that is running the
+/// supervisor's executor. The asynchronous form (`async_add`, …) takes an Asio completion token
+/// (callback, use_awaitable, use_future, …) with a signature `void(std::error_code[, T])`:
+/// errors arrive as a value, never thrown; the handler runs on its associated executor (by
+/// default the supervisor's), never inline; operations are not cancellable once sent.
+class handle {
+ public:
+  /// An empty handle; every call throws vigil::error(supervisor_gone), async forms included.
+  handle() = default;
+
+  /// Adds a child and schedules its first attempt. Errors: invalid_argument (name, empty task,
+  /// bad policy), already_exists, too_many_children, shutting_down.
+  void add(child_spec spec);
+  template <class CompletionToken>
+  auto async_add(child_spec spec, CompletionToken&& token) {
+    return async_command_(
+        [](const auto& impl, child_spec s, detail::command_reply r) {
+          detail::send_add(impl, std::move(s), std::move(r));
+        },
+        std::forward<CompletionToken>(token), std::move(spec));
+  }
+
+  /// Stops a child and keeps it listed (status stopped); completes when it has ended. A no-op on
+  /// a terminal child. Errors: not_found, shutting_down.
+  void stop(std::string_view name);
+  template <class CompletionToken>
+  auto async_stop(std::string_view name, CompletionToken&& token) {
+    return async_cmd_(detail::command::stop, name, std::forward<CompletionToken>(token));
+  }
+  /// Starts a stopped or terminal child with a fresh failure streak. Errors: not_found,
+  /// already_running, shutting_down.
+  void start(std::string_view name);
+  template <class CompletionToken>
+  auto async_start(std::string_view name, CompletionToken&& token) {
+    return async_cmd_(detail::command::start, name, std::forward<CompletionToken>(token));
+  }
+  /// Stops the child if it runs, then starts one new attempt now (during back-off: one attempt
+  /// now). Manual restarts do not count against the intensity. Errors: not_found, shutting_down.
+  void restart(std::string_view name);
+  template <class CompletionToken>
+  auto async_restart(std::string_view name, CompletionToken&& token) {
+    return async_cmd_(detail::command::restart, name, std::forward<CompletionToken>(token));
+  }
+  /// Stops the child and deletes it; completes once the name is free. Errors: not_found,
+  /// shutting_down.
+  void remove(std::string_view name);
+  template <class CompletionToken>
+  auto async_remove(std::string_view name, CompletionToken&& token) {
+    return async_cmd_(detail::command::remove, name, std::forward<CompletionToken>(token));
+  }
+  /// Holds back automatic restarts of the child until resume(); a live attempt keeps running.
+  void pause(std::string_view name);
+  template <class CompletionToken>
+  auto async_pause(std::string_view name, CompletionToken&& token) {
+    return async_cmd_(detail::command::pause, name, std::forward<CompletionToken>(token));
+  }
+  /// Lifts pause(); a restart that was held back happens now.
+  void resume(std::string_view name);
+  template <class CompletionToken>
+  auto async_resume(std::string_view name, CompletionToken&& token) {
+    return async_cmd_(detail::command::resume, name, std::forward<CompletionToken>(token));
+  }
+
+  /// A snapshot of one child. Errors: not_found.
+  child_info status(std::string_view name) const;
+  template <class CompletionToken>
+  auto async_status(std::string_view name, CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken, void(std::error_code, child_info)>(
+        [](auto h, std::shared_ptr<detail::supervisor_impl> impl, std::string n) {
+          detail::send_status(impl, std::move(n), std::move(h));
+        },
+        token, impl_, std::string(name));
+  }
+  /// Snapshots of every listed child, in start order (terminal children included).
+  std::vector<child_info> children() const;
+  template <class CompletionToken>
+  auto async_children(CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(std::error_code, std::vector<child_info>)>(
+        [](auto h, std::shared_ptr<detail::supervisor_impl> impl) {
+          detail::send_children(impl, std::move(h));
+        },
+        token, impl_);
+  }
+  /// Waits until the child is terminal and returns its final result; resolves even when events
+  /// were dropped. Errors: not_found, supervisor_gone.
+  final_result outcome(std::string_view name) const;
+  template <class CompletionToken>
+  auto async_outcome(std::string_view name, CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken, void(std::error_code, final_result)>(
+        [](auto h, std::shared_ptr<detail::supervisor_impl> impl, std::string n) {
+          detail::send_outcome(impl, std::move(n), std::move(h));
+        },
+        token, impl_, std::string(name));
+  }
+
+  /// Delivers every event of this supervisor to `fn` until the subscription is destroyed.
+  subscription subscribe(event_handler fn, subscriber_options options = {}) const;
+
+  /// Starts the graceful shutdown (§8) and returns at once. Idempotent.
+  void shutdown() const;
+  /// Blocks until the supervisor has ended (and subscribers drained); every caller gets the
+  /// same result.
+  supervisor_result wait() const;
+  /// Like wait(), but gives up after `d` (returning nothing); never shortens the shutdown.
+  std::optional<supervisor_result> wait_for(duration d) const;
+  template <class CompletionToken>
+  auto async_wait(CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken, void(std::error_code, supervisor_result)>(
+        [](auto h, std::shared_ptr<detail::supervisor_impl> impl) {
+          detail::send_wait(impl, std::move(h));
+        },
+        token, impl_);
+  }
+
+  /// The supervisor's path (its name for a root), e.g. "root".
+  const std::string& path() const;
+  /// The executor the supervisor's tasks and handlers run on.
+  boost::asio::any_io_executor get_executor() const;
+  /// False for an empty handle.
+  explicit operator bool() const noexcept { return static_cast<bool>(impl_); }
+
+ protected:
+  handle(std::shared_ptr<detail::supervisor_impl> impl, std::shared_ptr<detail::owner_token> o)
+      : impl_(std::move(impl)), owner_(std::move(o)) {}
+
+  std::shared_ptr<detail::supervisor_impl> impl_;
+  std::shared_ptr<detail::owner_token> owner_;
+
+ private:
+  template <class Send, class CompletionToken, class... Args>
+  auto async_command_(Send send, CompletionToken&& token, Args&&... args) {
+    return boost::asio::async_initiate<CompletionToken, void(std::error_code)>(
+        [send](auto h, std::shared_ptr<detail::supervisor_impl> impl, auto&&... a) {
+          auto fallback = impl ? detail::executor_of(impl) : boost::asio::any_io_executor();
+          send(impl, std::forward<decltype(a)>(a)..., detail::error_only(std::move(h), fallback));
+        },
+        token, impl_, std::forward<Args>(args)...);
+  }
+  template <class CompletionToken>
+  auto async_cmd_(detail::command c, std::string_view name, CompletionToken&& token) {
+    return async_command_(
+        [c](const auto& impl, std::string n, detail::command_reply r) {
+          detail::send_command(impl, c, std::move(n), std::move(r));
+        },
+        std::forward<CompletionToken>(token), std::string(name));
+  }
+};
+
+}  // namespace vigil

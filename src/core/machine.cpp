@@ -1,0 +1,845 @@
+// The supervisor state machine: every decision of SEMANTICS §2–§4 and §8, without I/O.
+#include "vigil/core/machine.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <functional>
+
+#include "vigil/core/error.hpp"
+
+namespace vigil::core {
+
+namespace {
+using namespace std::chrono_literals;
+constexpr std::size_t max_recent_failures = 16;
+constexpr duration min_restart_spacing = 1ms;  // an instantly succeeding `always` task
+}  // namespace
+
+struct supervisor_machine::child {
+  std::string name;
+  std::shared_ptr<const std::string> path;
+  std::shared_ptr<const child_policy> policy;
+  task_kind kind = task_kind::coroutine;
+  child_state state = child_state::pending;
+  stop_cause stopping = stop_cause::none;
+  bool paused = false;
+  bool ready = false;
+  bool live = false;
+  bool queued = false;       // waiting in permit_queue_
+  bool forced_last = false;  // the last attempt's stop had to be forced
+  std::uint64_t generation = 0;
+  std::uint32_t attempts = 0;
+  std::uint32_t streak = 0;
+  std::uint32_t restarts_auto = 0;
+  std::uint32_t restarts_manual = 0;
+  time_point attempt_started{};
+  time_point last_outcome_at{};
+  time_point next_start{};
+  time_point timeout_at{};
+  time_point heartbeat_at{};
+  time_point stop_deadline{};
+  duration prev_delay{};
+  std::optional<outcome> last;
+  std::optional<final_result> final;
+  std::vector<std::uint64_t> waiters;
+  std::deque<failure_record> failures;
+  child_id id = no_child;
+  child_id prev = no_child;
+  child_id next = no_child;
+};
+
+supervisor_machine::supervisor_machine(supervisor_policy policy,
+                                       std::shared_ptr<const std::string> path, std::uint64_t seed)
+    : policy_(policy), path_(std::move(path)), rng_(seed), intensity_(policy.intensity) {
+  validate(policy_);
+  if (!path_) path_ = std::make_shared<const std::string>("root");
+}
+
+supervisor_machine::~supervisor_machine() = default;
+
+// ---------------------------------------------------------------- bookkeeping
+
+supervisor_machine::child* supervisor_machine::get(child_id id) noexcept {
+  return id < children_.size() ? children_[id].get() : nullptr;
+}
+
+const supervisor_machine::child* supervisor_machine::get(child_id id) const noexcept {
+  return id < children_.size() ? children_[id].get() : nullptr;
+}
+
+child_id supervisor_machine::find(std::string_view name) const {
+  const auto it = by_name_.find(name);
+  return it == by_name_.end() ? no_child : it->second;
+}
+
+supervisor_machine::child* supervisor_machine::lookup(std::string_view name, command_result& r) {
+  if (phase_ != phase::running) {
+    r.code = errc::shutting_down;
+    r.message = "supervisor " + *path_ + " is shutting down";
+    return nullptr;
+  }
+  const child_id id = find(name);
+  if (id == no_child) {
+    r.code = errc::not_found;
+    r.message = "no child named '" + std::string(name) + "' in " + *path_;
+    return nullptr;
+  }
+  r.id = id;
+  return get(id);
+}
+
+void supervisor_machine::link_last(child_id id) {
+  child& c = *get(id);
+  c.prev = last_;
+  c.next = no_child;
+  if (last_ != no_child)
+    get(last_)->next = id;
+  else
+    first_ = id;
+  last_ = id;
+}
+
+void supervisor_machine::unlink(child_id id) {
+  child& c = *get(id);
+  if (shutdown_cursor_ == id) shutdown_cursor_ = c.prev;
+  if (c.prev != no_child)
+    get(c.prev)->next = c.next;
+  else
+    first_ = c.next;
+  if (c.next != no_child)
+    get(c.next)->prev = c.prev;
+  else
+    last_ = c.prev;
+}
+
+std::vector<child_id> supervisor_machine::children() const {
+  std::vector<child_id> ids;
+  ids.reserve(by_name_.size());
+  for (child_id id = first_; id != no_child; id = get(id)->next) ids.push_back(id);
+  return ids;
+}
+
+const std::shared_ptr<const std::string>& supervisor_machine::path_of(child_id id) const {
+  const child* c = get(id);
+  return c ? c->path : path_;
+}
+
+std::optional<final_result> supervisor_machine::final_of(child_id id) const {
+  const child* c = get(id);
+  return c ? c->final : std::nullopt;
+}
+
+child_info supervisor_machine::info(child_id id, time_point now) const {
+  const child& c = *get(id);
+  child_info i;
+  i.name = c.name;
+  i.path = *c.path;
+  i.kind = c.kind;
+  i.state = c.state;
+  i.paused = c.paused;
+  i.ready = c.ready;
+  i.attempt = c.attempts;
+  i.failure_streak = c.streak;
+  i.restarts_automatic = c.restarts_auto;
+  i.restarts_manual = c.restarts_manual;
+  i.last_outcome = c.last;
+  i.last_outcome_at = c.last_outcome_at;
+  if (c.live) i.uptime = now - c.attempt_started;
+  if (c.state == child_state::backing_off) i.next_restart = c.next_start;
+  i.final = c.final;
+  i.recent_failures.assign(c.failures.begin(), c.failures.end());
+  return i;
+}
+
+// ---------------------------------------------------------------- events and actions
+
+event supervisor_machine::make_event(event_kind k, const child& c, time_point now) const {
+  event e;
+  e.kind = k;
+  e.at = now;
+  e.path_ = c.path;
+  e.attempt = c.attempts;
+  e.failure_streak = c.streak;
+  return e;
+}
+
+event supervisor_machine::make_event(event_kind k, time_point now) const {
+  event e;
+  e.kind = k;
+  e.at = now;
+  e.path_ = path_;
+  return e;
+}
+
+void supervisor_machine::emit(event e) {
+  actions_.emplace_back(publish_event{std::move(e)});
+}
+
+std::optional<action> supervisor_machine::next_action() {
+  if (actions_.empty()) return std::nullopt;
+  action a = std::move(actions_.front());
+  actions_.pop_front();
+  return a;
+}
+
+// ---------------------------------------------------------------- deadlines
+
+void supervisor_machine::push_deadline(time_point at, child_id id, std::uint64_t generation,
+                                       timer_kind kind) {
+  if (at == time_point::max()) return;  // infinity: never
+  deadlines_.push_back({at, id, generation, kind});
+  std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+  if (deadlines_.size() > 2 * live_deadlines_hint_ + 64) compact_deadlines();
+}
+
+bool supervisor_machine::deadline_valid(const deadline& d) const {
+  if (d.kind == timer_kind::grace) {
+    return phase_ == phase::shutting_down && d.at == grace_deadline_;
+  }
+  const child* c = get(d.id);
+  if (c == nullptr || c->generation != d.generation) return false;
+  switch (d.kind) {
+    case timer_kind::restart:
+      return c->state == child_state::backing_off && c->next_start == d.at;
+    case timer_kind::timeout:
+      return c->live && c->stopping == stop_cause::none && c->timeout_at == d.at;
+    case timer_kind::heartbeat:
+      return c->live && c->stopping == stop_cause::none && c->heartbeat_at == d.at;
+    case timer_kind::stop_deadline:
+      return c->live && c->stopping != stop_cause::none && c->stop_deadline == d.at;
+    case timer_kind::grace:
+      break;
+  }
+  return false;
+}
+
+void supervisor_machine::compact_deadlines() {
+  // Stale entries (an attempt that ended before its timeout, …) are dropped in bulk, so the heap
+  // stays proportional to the live deadlines: amortised O(1) per push.
+  std::erase_if(deadlines_, [this](const deadline& d) { return !deadline_valid(d); });
+  std::make_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+  live_deadlines_hint_ = deadlines_.size();
+}
+
+std::optional<time_point> supervisor_machine::next_deadline() {
+  while (!deadlines_.empty() && !deadline_valid(deadlines_.front())) {
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+    deadlines_.pop_back();
+  }
+  if (deadlines_.empty()) return std::nullopt;
+  return deadlines_.front().at;
+}
+
+void supervisor_machine::on_deadline(time_point now) {
+  while (!deadlines_.empty() && deadlines_.front().at <= now) {
+    const deadline d = deadlines_.front();
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+    deadlines_.pop_back();
+    if (!deadline_valid(d)) continue;
+    if (d.kind == timer_kind::grace) {
+      // The shared grace ran out: force every attempt still live, newest first.
+      std::vector<child_id> live;
+      for (child_id id = last_; id != no_child; id = get(id)->prev) {
+        if (get(id)->live) live.push_back(id);
+      }
+      result_stuck_.clear();
+      for (child_id id : live) result_stuck_.push_back(*get(id)->path);
+      grace_exceeded_ = true;
+      if (events_enabled_) {
+        event e = make_event(event_kind::grace_exceeded, now);
+        for (const auto& p : result_stuck_) {
+          if (!e.reason.empty()) e.reason += ", ";
+          e.reason += p;
+        }
+        emit(std::move(e));
+      }
+      for (child_id id : live) {
+        child* c = get(id);
+        if (c != nullptr && c->live) force(*c, now);
+      }
+      continue;
+    }
+    child& c = *get(d.id);
+    switch (d.kind) {
+      case timer_kind::restart:
+        request_start(c, now);
+        break;
+      case timer_kind::timeout:
+        request_stop(c, stop_cause::timeout, now);
+        break;
+      case timer_kind::heartbeat:
+        c.heartbeat_at = time_point::min();  // one check at a time
+        actions_.emplace_back(check_heartbeat{c.id, c.generation});
+        break;
+      case timer_kind::stop_deadline:
+        force(c, now);
+        break;
+      case timer_kind::grace:
+        break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- starting
+
+command_result supervisor_machine::add_child(std::string name,
+                                             std::shared_ptr<const child_policy> policy,
+                                             task_kind kind, time_point now) {
+  command_result r;
+  if (!is_valid_child_name(name)) {
+    r.code = errc::invalid_argument;
+    r.message = "invalid child name '" + name +
+                "': use 1 to 128 characters of letters, digits, '.', '_' and '-'";
+    return r;
+  }
+  if (phase_ != phase::running) {
+    r.code = errc::shutting_down;
+    r.message = "supervisor " + *path_ + " is shutting down; cannot add '" + name + "'";
+    return r;
+  }
+  if (by_name_.contains(name)) {
+    r.code = errc::already_exists;
+    r.message = "a child named '" + name + "' already exists in " + *path_;
+    return r;
+  }
+  if (policy_.max_children != 0 && by_name_.size() >= policy_.max_children) {
+    r.code = errc::too_many_children;
+    r.message = *path_ + " already has max_children = " + std::to_string(policy_.max_children);
+    return r;
+  }
+  if (!policy) policy = std::make_shared<const child_policy>();
+  try {
+    validate(*policy);
+  } catch (const error& e) {
+    r.code = e.code();
+    r.message = "child '" + name + "': " + e.what();
+    return r;
+  }
+  child_id id;
+  if (!free_ids_.empty()) {
+    id = free_ids_.back();
+    free_ids_.pop_back();
+  } else {
+    id = static_cast<child_id>(children_.size());
+    children_.emplace_back();
+  }
+  children_[id] = std::make_unique<child>();
+  child& c = *children_[id];
+  c.id = id;
+  c.name = std::move(name);
+  c.path = std::make_shared<const std::string>(*path_ + "/" + c.name);
+  c.policy = std::move(policy);
+  c.kind = kind;
+  by_name_.emplace(std::string_view(c.name), id);
+  link_last(id);
+  ++active_;
+  if (events_enabled_) emit(make_event(event_kind::child_added, c, now));
+  request_start(c, now);
+  r.id = id;
+  return r;
+}
+
+void supervisor_machine::request_start(child& c, time_point now) {
+  if (policy_.max_concurrent != 0 && running_ >= policy_.max_concurrent) {
+    c.state = child_state::pending;
+    if (!c.queued) {
+      c.queued = true;
+      permit_queue_.push_back(c.id);
+    }
+    return;
+  }
+  start_now(c, now);
+}
+
+void supervisor_machine::start_now(child& c, time_point now) {
+  assert(!c.live);
+  c.queued = false;
+  ++running_;
+  c.generation = ++generation_;
+  ++c.attempts;
+  c.live = true;
+  c.ready = false;
+  c.forced_last = false;
+  c.stopping = stop_cause::none;
+  c.state = child_state::running;
+  c.attempt_started = now;
+  const child_policy& p = *c.policy;
+  if (p.timeout > duration::zero()) {
+    c.timeout_at = saturating_add(now, p.timeout);
+    push_deadline(c.timeout_at, c.id, c.generation, timer_kind::timeout);
+  }
+  if (p.heartbeat_timeout > duration::zero()) {
+    c.heartbeat_at = saturating_add(now, p.heartbeat_timeout);
+    push_deadline(c.heartbeat_at, c.id, c.generation, timer_kind::heartbeat);
+  }
+  if (events_enabled_) emit(make_event(event_kind::attempt_starting, c, now));
+  actions_.emplace_back(start_attempt{c.id, c.generation, c.attempts, c.streak});
+}
+
+void supervisor_machine::grant_permits(time_point now) {
+  while (!permit_queue_.empty() &&
+         (policy_.max_concurrent == 0 || running_ < policy_.max_concurrent)) {
+    const child_id id = permit_queue_.front();
+    permit_queue_.pop_front();
+    child* c = get(id);
+    if (c != nullptr && c->queued && c->state == child_state::pending && !c->live) {
+      start_now(*c, now);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- stopping
+
+void supervisor_machine::request_stop(child& c, stop_cause cause, time_point now) {
+  assert(c.live);
+  const bool first = c.stopping == stop_cause::none;
+  c.stopping = cause;
+  c.state = child_state::stopping;
+  if (!first) return;  // already asked; its deadline is armed
+  actions_.emplace_back(stop_attempt{c.id, c.generation});
+  duration limit = c.policy->shutdown;
+  if (phase_ == phase::shutting_down && grace_deadline_ != time_point::max()) {
+    limit = std::min(limit, std::max(duration::zero(), grace_deadline_ - now));
+  }
+  c.stop_deadline = limit == infinity ? time_point::max() : saturating_add(now, limit);
+  push_deadline(c.stop_deadline, c.id, c.generation, timer_kind::stop_deadline);
+}
+
+void supervisor_machine::force(child& c, time_point now) {
+  actions_.emplace_back(abandon_attempt{c.id, c.generation});
+  if (events_enabled_) {
+    event e = make_event(event_kind::stop_timed_out, c, now);
+    e.forced = true;
+    e.timeout = c.policy->shutdown == infinity ? duration::zero() : c.policy->shutdown;
+    emit(std::move(e));
+  }
+  c.forced_last = true;
+  outcome o = cancelled("stop timed out; attempt abandoned");
+  attempt_ended(c, std::move(o), now, true);
+}
+
+void supervisor_machine::on_exit(child_id id, std::uint64_t generation, outcome o, time_point now) {
+  child* c = get(id);
+  if (c == nullptr || !c->live || c->generation != generation) return;  // stale: ignore
+  attempt_ended(*c, std::move(o), now, false);
+}
+
+void supervisor_machine::attempt_ended(child& c, outcome o, time_point now, bool forced) {
+  c.live = false;
+  assert(running_ > 0);
+  --running_;
+  const stop_cause cause = c.stopping;
+  c.stopping = stop_cause::none;
+  const duration elapsed = now - c.attempt_started;
+  grant_permits(now);  // queued children come first (FIFO), before this one restarts
+
+  switch (cause) {
+    case stop_cause::none:
+      decide(c, std::move(o), elapsed, now);
+      break;
+    case stop_cause::timeout:
+      o.kind = outcome_kind::timeout;
+      if (o.reason.empty() || forced) o.reason = "attempt exceeded its timeout";
+      decide(c, std::move(o), elapsed, now);
+      break;
+    case stop_cause::unresponsive:
+      o.kind = outcome_kind::unresponsive;
+      if (o.reason.empty() || forced) o.reason = "no heartbeat within heartbeat_timeout";
+      decide(c, std::move(o), elapsed, now);
+      break;
+    case stop_cause::stop:
+    case stop_cause::restart:
+    case stop_cause::remove:
+    case stop_cause::shutdown: {
+      // §13.12: whatever it returned, an attempt that ends after a stop request is cancelled.
+      o.kind = outcome_kind::cancelled;
+      record_outcome(c, o, now);
+      if (events_enabled_) {
+        event e = make_event(event_kind::attempt_cancelled, c, now);
+        e.outcome = outcome_kind::cancelled;
+        e.reason = o.reason;
+        e.elapsed = elapsed;
+        e.forced = forced;
+        emit(std::move(e));
+      }
+      if (cause == stop_cause::restart && phase_ == phase::running) {
+        c.streak = 0;
+        c.prev_delay = {};
+        ++c.restarts_manual;
+        complete_waiters(c);
+        request_start(c, now);
+      } else {
+        finish(c, final_status::stopped, now);
+        complete_waiters(c);
+        if (cause == stop_cause::remove) erase(c, now);
+      }
+      break;
+    }
+  }
+  if (phase_ == phase::shutting_down) shutdown_next(now);
+}
+
+void supervisor_machine::record_outcome(child& c, const outcome& o, time_point now) {
+  c.last = o;
+  c.last_outcome_at = now;
+}
+
+void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_point now) {
+  const child_policy& p = *c.policy;
+  const bool shutting = phase_ != phase::running;
+  event_kind kind = event_kind::attempt_failed;
+  if (o.is_success())
+    kind = event_kind::attempt_succeeded;
+  else if (o.kind == outcome_kind::timeout)
+    kind = event_kind::attempt_timed_out;
+  else if (o.kind == outcome_kind::unresponsive)
+    kind = event_kind::attempt_unresponsive;
+  else if (o.kind == outcome_kind::cancelled)
+    kind = event_kind::attempt_cancelled;
+
+  if (o.is_failure()) {
+    // §2: the streak resets after the child ran continuously for stable_after.
+    if (elapsed >= p.stable_after) c.streak = 0;
+    ++c.streak;
+    if (c.failures.size() == max_recent_failures) c.failures.pop_front();
+    c.failures.push_back({now, c.attempts, o.kind, o.reason});
+  } else if (o.is_success()) {
+    c.streak = 0;
+    c.prev_delay = {};
+  }
+  if (events_enabled_) {
+    event e = make_event(kind, c, now);
+    e.outcome = o.kind;
+    e.reason = o.reason;
+    e.elapsed = elapsed;
+    if (o.kind == outcome_kind::exited) e.exit_code = o.code;
+    if (o.kind == outcome_kind::signalled) e.signal = o.code;
+    if (o.kind == outcome_kind::timeout) e.timeout = p.timeout;
+    if (o.kind == outcome_kind::unresponsive) e.timeout = p.heartbeat_timeout;
+    emit(std::move(e));
+  }
+  record_outcome(c, o, now);
+
+  if (o.kind == outcome_kind::fatal) {
+    finish(c, final_status::dead, now);
+    return;
+  }
+  if (o.is_success()) {
+    if (shutting || p.restart_policy != restart::always) {
+      finish(c, final_status::completed, now);
+      return;
+    }
+    // Periodic: the interval counts from the end of the attempt, and never sooner than 1 ms
+    // after the last start (no hot loop). Successes do not count against the intensity.
+    const duration spacing = c.attempt_started + min_restart_spacing - now;
+    schedule_restart(c, std::max(p.interval, spacing), delay_source::interval, now);
+    return;
+  }
+  // A retryable failure.
+  if (shutting || p.restart_policy == restart::never) {
+    finish(c, final_status::failed, now);
+    return;
+  }
+  if (p.max_retries && c.streak > *p.max_retries) {
+    if (events_enabled_) emit(make_event(event_kind::child_exhausted, c, now));
+    finish(c, final_status::retries_exhausted, now);
+    return;
+  }
+  if (intensity_.record(now)) {
+    cause_path_ = *c.path;
+    cause_ = c.last;
+    if (events_enabled_) {
+      event e = make_event(event_kind::intensity_exceeded, now);
+      e.reason = "more than " + std::to_string(policy_.intensity.max_restarts) +
+                 " restarts; last failure in " + cause_path_ + ": " + describe(*c.last);
+      emit(std::move(e));
+    }
+    finish(c, final_status::failed, now);
+    shutdown(now, exit_reason::intensity_exceeded);
+    return;
+  }
+  ++c.restarts_auto;
+  const duration delay = p.backoff.next_delay(c.streak - 1, c.prev_delay, rng_);
+  c.prev_delay = delay;
+  schedule_restart(c, delay, delay_source::failure, now);
+}
+
+void supervisor_machine::schedule_restart(child& c, duration delay, delay_source source,
+                                          time_point now) {
+  if (events_enabled_) {
+    event e = make_event(event_kind::backoff_scheduled, c, now);
+    e.delay = delay;
+    e.source = source;
+    emit(std::move(e));
+  }
+  if (c.paused) {
+    c.state = child_state::paused;
+    return;
+  }
+  if (delay <= duration::zero()) {
+    request_start(c, now);  // §13.23: zero delay restarts at once, without a timer
+    return;
+  }
+  c.state = child_state::backing_off;
+  c.next_start = saturating_add(now, delay);
+  push_deadline(c.next_start, c.id, c.generation, timer_kind::restart);
+}
+
+void supervisor_machine::finish(child& c, final_status status, time_point now) {
+  const bool was_terminal = is_terminal(c.state);
+  switch (status) {
+    case final_status::completed:
+      c.state = child_state::completed;
+      break;
+    case final_status::dead:
+      c.state = child_state::dead;
+      break;
+    case final_status::stopped:
+      c.state = child_state::stopped;
+      break;
+    case final_status::quarantined:
+      c.state = child_state::quarantined;
+      break;
+    case final_status::dependency_failed:
+      c.state = child_state::dependency_failed;
+      break;
+    case final_status::failed:
+    case final_status::retries_exhausted:
+    case final_status::restart_prevented:
+    case final_status::setup_failed:
+      c.state = child_state::failed;
+      break;
+  }
+  c.queued = false;
+  c.final = final_result{status, c.attempts, c.last.value_or(outcome{}), c.forced_last};
+  if (status == final_status::dead && events_enabled_) {
+    event e = make_event(event_kind::child_dead, c, now);
+    e.reason = c.final->last.reason;
+    emit(std::move(e));
+  }
+  actions_.emplace_back(child_finished{c.id, *c.final});
+  if (!was_terminal) {
+    assert(active_ > 0);
+    --active_;
+  }
+  check_idle(now);
+}
+
+void supervisor_machine::check_idle(time_point now) {
+  if (phase_ == phase::running && policy_.exit_when_idle && active_ == 0) {
+    end_reason_ = exit_reason::idle;
+    end(now);
+  }
+}
+
+void supervisor_machine::complete_waiters(child& c, std::error_code ec) {
+  for (const std::uint64_t token : c.waiters) actions_.emplace_back(command_done{token, ec});
+  c.waiters.clear();
+}
+
+void supervisor_machine::erase(child& c, time_point now) {
+  if (events_enabled_) emit(make_event(event_kind::child_removed, c, now));
+  const child_id id = c.id;
+  unlink(id);
+  by_name_.erase(std::string_view(c.name));
+  actions_.emplace_back(child_erased{id});
+  children_[id].reset();
+  free_ids_.push_back(id);
+}
+
+// ---------------------------------------------------------------- commands
+
+command_result supervisor_machine::stop_child(std::string_view name, std::uint64_t token,
+                                              time_point now) {
+  command_result r;
+  child* c = lookup(name, r);
+  if (c == nullptr) return r;
+  if (c->live) {
+    // §13.9: concurrent stops are one stop; everyone waits for it.
+    if (c->stopping == stop_cause::none)
+      request_stop(*c, stop_cause::stop, now);
+    else if (c->stopping != stop_cause::remove)
+      c->stopping = stop_cause::stop;
+    if (token != 0) c->waiters.push_back(token);
+    return r;
+  }
+  if (!is_terminal(c->state)) finish(*c, final_status::stopped, now);  // trap 1: no resurrection
+  if (token != 0) actions_.emplace_back(command_done{token, {}});
+  return r;
+}
+
+command_result supervisor_machine::start_child(std::string_view name, std::uint64_t token,
+                                               time_point now) {
+  command_result r;
+  child* c = lookup(name, r);
+  if (c == nullptr) return r;
+  if (!is_terminal(c->state)) {
+    r.code = errc::already_running;
+    r.message = "child '" + c->name + "' is " + std::string(to_string(c->state));
+    return r;
+  }
+  c->final.reset();
+  c->streak = 0;
+  c->prev_delay = {};
+  if (c->attempts > 0) ++c->restarts_manual;
+  ++active_;
+  request_start(*c, now);
+  if (token != 0) actions_.emplace_back(command_done{token, {}});
+  return r;
+}
+
+command_result supervisor_machine::restart_child(std::string_view name, std::uint64_t token,
+                                                 time_point now) {
+  command_result r;
+  child* c = lookup(name, r);
+  if (c == nullptr) return r;
+  if (c->live) {
+    if (c->stopping == stop_cause::remove) {
+      r.code = errc::not_found;
+      r.message = "child '" + c->name + "' is being removed";
+      return r;
+    }
+    if (c->stopping == stop_cause::none)
+      request_stop(*c, stop_cause::restart, now);
+    else
+      c->stopping = stop_cause::restart;
+    if (token != 0) c->waiters.push_back(token);
+    return r;
+  }
+  if (is_terminal(c->state)) return start_child(name, token, now);
+  // Backing off, paused or waiting for a permit: one attempt, now (trap 2).
+  c->streak = 0;
+  c->prev_delay = {};
+  ++c->restarts_manual;
+  if (!c->queued) request_start(*c, now);
+  if (token != 0) actions_.emplace_back(command_done{token, {}});
+  return r;
+}
+
+command_result supervisor_machine::remove_child(std::string_view name, std::uint64_t token,
+                                                time_point now) {
+  command_result r;
+  child* c = lookup(name, r);
+  if (c == nullptr) return r;
+  if (c->live) {
+    if (c->stopping == stop_cause::none)
+      request_stop(*c, stop_cause::remove, now);
+    else
+      c->stopping = stop_cause::remove;
+    if (token != 0) c->waiters.push_back(token);
+    return r;
+  }
+  if (!is_terminal(c->state)) finish(*c, final_status::stopped, now);
+  if (token != 0) actions_.emplace_back(command_done{token, {}});
+  erase(*c, now);
+  return r;
+}
+
+command_result supervisor_machine::pause_child(std::string_view name, time_point now) {
+  command_result r;
+  child* c = lookup(name, r);
+  if (c == nullptr) return r;
+  c->paused = true;
+  if (c->state == child_state::backing_off) c->state = child_state::paused;
+  (void)now;
+  return r;
+}
+
+command_result supervisor_machine::resume_child(std::string_view name, time_point now) {
+  command_result r;
+  child* c = lookup(name, r);
+  if (c == nullptr) return r;
+  c->paused = false;
+  if (c->state == child_state::paused) request_start(*c, now);  // the held-back restart
+  return r;
+}
+
+// ---------------------------------------------------------------- shutdown
+
+void supervisor_machine::shutdown(time_point now, exit_reason reason) {
+  if (phase_ != phase::running) return;  // the first trigger wins
+  phase_ = phase::shutting_down;
+  end_reason_ = reason;
+  if (events_enabled_) emit(make_event(event_kind::shutdown_requested, now));
+  if (policy_.grace != infinity) {
+    grace_deadline_ = saturating_add(now, policy_.grace);
+    push_deadline(grace_deadline_, no_child, 0, timer_kind::grace);
+  }
+  permit_queue_.clear();
+  // Children waiting (backing off, paused, pending) stop at once: no further attempts.
+  for (child_id id = first_; id != no_child; id = get(id)->next) {
+    child& c = *get(id);
+    if (!c.live && !is_terminal(c.state)) {
+      finish(c, final_status::stopped, now);
+      complete_waiters(c);
+    }
+  }
+  shutdown_cursor_ = last_;
+  shutdown_next(now);
+}
+
+void supervisor_machine::shutdown_next(time_point now) {
+  if (phase_ != phase::shutting_down) return;
+  // Stop live children one at a time in reverse start order: the next only after the previous
+  // has ended (or was forced).
+  while (shutdown_cursor_ != no_child) {
+    child& c = *get(shutdown_cursor_);
+    if (c.live) {
+      if (c.stopping == stop_cause::none)
+        request_stop(c, stop_cause::shutdown, now);
+      else if (c.stopping != stop_cause::stop && c.stopping != stop_cause::remove) {
+        c.stopping = stop_cause::shutdown;
+      }
+      return;
+    }
+    shutdown_cursor_ = c.prev;
+  }
+  // Children that were already stopping before the cursor passed them must end too.
+  for (child_id id = first_; id != no_child; id = get(id)->next) {
+    if (get(id)->live) return;
+  }
+  end(now);
+}
+
+void supervisor_machine::end(time_point now) {
+  if (phase_ == phase::ended) return;
+  const bool was_shutting = phase_ == phase::shutting_down;
+  phase_ = phase::ended;
+  if (was_shutting && !grace_exceeded_ && events_enabled_) {
+    emit(make_event(event_kind::all_stopped_within_grace, now));
+  }
+  supervisor_result res;
+  res.reason = end_reason_;
+  res.grace_exceeded = grace_exceeded_;
+  res.stuck = result_stuck_;
+  res.cause_path = cause_path_;
+  res.cause = cause_;
+  result_ = res;
+  actions_.emplace_back(supervisor_ended{std::move(res)});
+}
+
+// ---------------------------------------------------------------- reports from attempts
+
+void supervisor_machine::on_ready(child_id id, std::uint64_t generation, time_point now) {
+  child* c = get(id);
+  if (c == nullptr || !c->live || c->generation != generation || c->ready) return;
+  c->ready = true;
+  if (events_enabled_) emit(make_event(event_kind::child_ready, *c, now));
+}
+
+void supervisor_machine::on_heartbeat(child_id id, std::uint64_t generation, time_point last,
+                                      time_point now) {
+  child* c = get(id);
+  if (c == nullptr || !c->live || c->generation != generation) return;
+  if (c->stopping != stop_cause::none) return;  // no false positives while stopping
+  const duration limit = c->policy->heartbeat_timeout;
+  const time_point due = saturating_add(std::max(last, c->attempt_started), limit);
+  if (due > now) {
+    c->heartbeat_at = due;
+    push_deadline(due, c->id, c->generation, timer_kind::heartbeat);
+    return;
+  }
+  request_stop(*c, stop_cause::unresponsive, now);
+}
+
+}  // namespace vigil::core

@@ -1,0 +1,40 @@
+// Task adaptation and policy resolution.
+#include "vigil/runtime/child_spec.hpp"
+
+namespace vigil {
+
+namespace {
+boost::asio::awaitable<outcome> run_void(void_coroutine_task f, context ctx) {
+  co_await f(std::move(ctx));
+  co_return success();
+}
+}  // namespace
+
+coroutine_task task::adapt(void_coroutine_task f) {
+  return [f = std::move(f)](context ctx) { return run_void(f, std::move(ctx)); };
+}
+
+core::child_policy resolve_policy(const child_spec& s, const child_defaults& d) {
+  core::child_policy p;
+  const auto pick = [](const auto& spec_value, const auto& default_value, auto& out) {
+    if (spec_value)
+      out = *spec_value;
+    else if (default_value)
+      out = *default_value;
+  };
+  pick(s.restart, d.restart, p.restart_policy);
+  pick(s.backoff, d.backoff, p.backoff);
+  pick(s.interval, d.interval, p.interval);
+  if (s.max_retries)
+    p.max_retries = s.max_retries;
+  else if (d.max_retries)
+    p.max_retries = d.max_retries;
+  pick(s.stable_after, d.stable_after, p.stable_after);
+  pick(s.timeout, d.timeout, p.timeout);
+  pick(s.heartbeat_timeout, d.heartbeat_timeout, p.heartbeat_timeout);
+  pick(s.shutdown, d.shutdown, p.shutdown);
+  core::validate(p);
+  return p;
+}
+
+}  // namespace vigil

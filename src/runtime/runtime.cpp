@@ -1,0 +1,103 @@
+// vigil::runtime: an io_context, its worker threads and optional signal handling.
+#include "vigil/runtime/runtime.hpp"
+
+#include <csignal>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "supervisor_impl.hpp"
+#include "vigil/runtime/supervisor.hpp"
+
+namespace vigil {
+
+namespace asio = boost::asio;
+
+struct runtime::impl {
+  runtime_options options;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  std::vector<std::jthread> threads;
+  std::mutex m;
+  std::vector<std::weak_ptr<detail::supervisor_impl>> supervisors;  // guarded by m
+};
+
+runtime::runtime(runtime_options options) : impl_(std::make_unique<impl>()) {
+  impl_->options = options;
+  std::size_t n = options.threads;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  impl_->threads.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    impl_->threads.emplace_back([this] { impl_->io.run(); });
+  }
+}
+
+runtime::~runtime() {
+  std::vector<std::shared_ptr<detail::supervisor_impl>> alive;
+  {
+    std::lock_guard lock(impl_->m);
+    for (auto& w : impl_->supervisors) {
+      if (auto s = w.lock()) alive.push_back(std::move(s));
+    }
+  }
+  // Shut every supervisor down and wait for each; each is bounded by its own grace.
+  for (auto& s : alive) s->shutdown();
+  for (auto& s : alive) {
+    auto p = std::make_shared<std::promise<void>>();
+    auto f = p->get_future();
+    detail::send_wait(s, [p](std::error_code, supervisor_result) { p->set_value(); });
+    try {
+      f.get();
+    } catch (const std::future_error&) {
+    }
+  }
+  alive.clear();
+  impl_->work.reset();
+  impl_->io.stop();
+  impl_->threads.clear();  // joins
+}
+
+asio::any_io_executor runtime::get_executor() noexcept {
+  return impl_->io.get_executor();
+}
+
+std::size_t runtime::threads() const noexcept {
+  return impl_->threads.size();
+}
+
+int exit_code(const supervisor_result& r) noexcept {
+  if (r.grace_exceeded) return 2;
+  return r.ok() ? 0 : 1;
+}
+
+int runtime::run(const handle& sup) {
+  std::optional<asio::signal_set> signals;
+  if (impl_->options.signals == signal_handling::on_run) {
+    try {
+      signals.emplace(impl_->io, SIGINT, SIGTERM);
+    } catch (const boost::system::system_error& e) {
+      throw error(errc::invalid_argument,
+                  std::string("cannot install SIGINT/SIGTERM handling: ") + e.what());
+    }
+    signals->async_wait([h = sup](boost::system::error_code ec, int) {
+      if (!ec) h.shutdown();
+    });
+  }
+  const supervisor_result r = sup.wait();
+  if (signals) signals->cancel();
+  return exit_code(r);
+}
+
+supervisor::supervisor(runtime& rt, supervisor_options options)
+    : supervisor(rt.get_executor(), std::move(options)) {
+  std::lock_guard lock(rt.impl_->m);
+  std::erase_if(rt.impl_->supervisors, [](const auto& w) { return w.expired(); });
+  rt.impl_->supervisors.push_back(impl_);
+}
+
+}  // namespace vigil

@@ -1,0 +1,132 @@
+// Internal: the supervisor actor. Its state lives on one strand; every command, completion and
+// timer is posted there, fed to the pure core, and the core's actions are performed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "event_bus.hpp"
+#include "vigil/core/machine.hpp"
+#include "vigil/runtime/clock.hpp"
+#include "vigil/runtime/handle.hpp"
+#include "vigil/runtime/supervisor.hpp"
+
+namespace vigil::detail {
+
+class supervisor_impl;
+
+/// What a child keeps across attempts and shares with its attempts' contexts.
+struct child_shared {
+  std::mutex m;
+  std::string status_text;  // guarded by m
+};
+
+/// One attempt, shared by the supervisor and the attempt's context.
+struct attempt_state {
+  std::weak_ptr<supervisor_impl> sup;
+  core::child_id id = core::no_child;
+  std::uint64_t generation = 0;
+  std::uint32_t attempt = 0;
+  std::uint32_t failure_streak = 0;
+  std::shared_ptr<const std::string> path;
+  std::string_view name;  // the last element of *path
+  boost::asio::strand<boost::asio::any_io_executor> executor;
+  vigil::clock* clk = nullptr;
+  std::shared_ptr<child_shared> shared;
+  std::stop_source stop;
+  boost::asio::cancellation_signal cancel;  // emitted only on `executor`
+  std::atomic<std::int64_t> last_beat{0};   // ns since the clock's epoch
+  std::atomic<bool> ready_sent{false};
+
+  explicit attempt_state(boost::asio::strand<boost::asio::any_io_executor> ex)
+      : executor(std::move(ex)) {}
+};
+
+/// The owner token: its destruction (the last handle and supervisor gone) starts shutdown.
+struct owner_token {
+  std::shared_ptr<supervisor_impl> impl;
+  ~owner_token();
+};
+
+class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
+ public:
+  supervisor_impl(boost::asio::any_io_executor ex, supervisor_options opts, vigil::clock& clk);
+  ~supervisor_impl();
+
+  // Entry points from handles (any thread).
+  void add(child_spec spec, command_reply reply);
+  void command(command c, std::string name, command_reply reply);
+  void status(std::string name, info_reply reply);
+  void children(list_reply reply);
+  void outcome(std::string name, final_reply reply);
+  void wait(wait_reply reply);
+  void shutdown();
+  subscription subscribe(event_handler fn, subscriber_options opts);
+
+  // Entry points from attempts (any thread).
+  void attempt_ended(const std::shared_ptr<attempt_state>& st, core::outcome o);
+  void attempt_ready(const std::shared_ptr<attempt_state>& st);
+
+  bool running_in_executor_thread() const;
+  const boost::asio::any_io_executor& executor() const noexcept { return pool_; }
+  const std::string& path() const noexcept { return *path_; }
+  vigil::clock& clock() const noexcept { return clock_; }
+
+ private:
+  struct child_slot {
+    vigil::task task;
+    std::shared_ptr<child_shared> shared;
+    std::shared_ptr<attempt_state> attempt;
+    std::vector<final_reply> outcome_waiters;
+  };
+
+  void pump();
+  void perform(core::start_attempt& a);
+  void perform(core::stop_attempt& a);
+  void perform(core::abandon_attempt& a);
+  void perform(core::check_heartbeat& a);
+  void perform(core::publish_event& a);
+  void perform(core::child_finished& a);
+  void perform(core::child_erased& a);
+  void perform(core::command_done& a);
+  void perform(core::supervisor_ended& a);
+  void arm_timer();
+  void on_timer(const std::shared_ptr<boost::asio::cancellation_signal>& sig);
+  void cancel_timer();
+  void finish_after_drain();
+  void complete_wait();
+  core::child_info info_of(core::child_id id);
+  template <class Reply, class... Args>
+  void reply(Reply r, Args&&... args);
+
+  boost::asio::any_io_executor pool_;
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  vigil::clock& clock_;
+  supervisor_options opts_;
+  std::shared_ptr<const std::string> path_;
+  std::shared_ptr<const core::child_policy> default_policy_;
+  core::supervisor_machine machine_;
+  std::shared_ptr<event_bus> bus_;
+
+  // Everything below is touched only on strand_.
+  std::vector<child_slot> slots_;
+  std::unordered_map<std::uint64_t, command_reply> pending_;
+  std::uint64_t next_token_ = 1;
+  std::optional<core::time_point> armed_;
+  std::shared_ptr<boost::asio::cancellation_signal> timer_cancel_;
+  std::vector<wait_reply> waiters_;
+  bool drained_ = false;
+  bool draining_ = false;
+};
+
+}  // namespace vigil::detail

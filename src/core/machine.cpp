@@ -13,6 +13,16 @@ namespace {
 using namespace std::chrono_literals;
 constexpr std::size_t max_recent_failures = 16;
 constexpr duration min_restart_spacing = 1ms;  // an instantly succeeding `always` task
+
+// "250ms", "2s", "1500us": the shortest exact unit.
+std::string describe_duration(duration d) {
+  using namespace std::chrono;
+  const auto n = d.count();
+  if (n % 1'000'000'000 == 0) return std::to_string(n / 1'000'000'000) + "s";
+  if (n % 1'000'000 == 0) return std::to_string(n / 1'000'000) + "ms";
+  if (n % 1'000 == 0) return std::to_string(n / 1'000) + "us";
+  return std::to_string(n) + "ns";
+}
 }  // namespace
 
 struct supervisor_machine::child {
@@ -439,12 +449,13 @@ void supervisor_machine::attempt_ended(child& c, outcome o, time_point now, bool
       break;
     case stop_cause::timeout:
       o.kind = outcome_kind::timeout;
-      if (o.reason.empty() || forced) o.reason = "attempt exceeded its timeout";
+      // The task's own text here is only the cancellation it saw; say what really happened.
+      o.reason = "exceeded its timeout of " + describe_duration(c.policy->timeout);
       decide(c, std::move(o), elapsed, now);
       break;
     case stop_cause::unresponsive:
       o.kind = outcome_kind::unresponsive;
-      if (o.reason.empty() || forced) o.reason = "no heartbeat within heartbeat_timeout";
+      o.reason = "no heartbeat within " + describe_duration(c.policy->heartbeat_timeout);
       decide(c, std::move(o), elapsed, now);
       break;
     case stop_cause::stop:
@@ -499,7 +510,11 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
 
   if (o.is_failure()) {
     // §2: the streak resets after the child ran continuously for stable_after.
-    if (elapsed >= p.stable_after) c.streak = 0;
+    // Decorrelated jitter's memory resets with it, so the next wait starts from `first` again.
+    if (elapsed >= p.stable_after) {
+      c.streak = 0;
+      c.prev_delay = {};
+    }
     ++c.streak;
     if (c.failures.size() == max_recent_failures) c.failures.pop_front();
     c.failures.push_back({now, c.attempts, o.kind, o.reason});
@@ -532,6 +547,7 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
     // Periodic: the interval counts from the end of the attempt, and never sooner than 1 ms
     // after the last start (no hot loop). Successes do not count against the intensity.
     const duration spacing = c.attempt_started + min_restart_spacing - now;
+    ++c.restarts_auto;  // a rerun is an automatic restart, but never costs intensity
     schedule_restart(c, std::max(p.interval, spacing), delay_source::interval, now);
     return;
   }
@@ -554,6 +570,9 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
                  " restarts; last failure in " + cause_path_ + ": " + describe(*c.last);
       emit(std::move(e));
     }
+    // The breaching child may be the last active one: it must not end the supervisor as idle
+    // before the escalation below has begun.
+    escalating_ = true;
     finish(c, final_status::failed, now);
     shutdown(now, exit_reason::intensity_exceeded);
     return;
@@ -610,7 +629,12 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
       c.state = child_state::failed;
       break;
   }
-  c.queued = false;
+  if (c.queued) {
+    // Leave the permit queue now: a stale entry would let this child (started again later, or
+    // a new child reusing its id) jump ahead of those already waiting (§13.21).
+    std::erase(permit_queue_, c.id);
+    c.queued = false;
+  }
   c.final = final_result{status, c.attempts, c.last.value_or(outcome{}), c.forced_last};
   if (status == final_status::dead && events_enabled_) {
     event e = make_event(event_kind::child_dead, c, now);
@@ -626,7 +650,7 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
 }
 
 void supervisor_machine::check_idle(time_point now) {
-  if (phase_ == phase::running && policy_.exit_when_idle && active_ == 0) {
+  if (phase_ == phase::running && policy_.exit_when_idle && active_ == 0 && !escalating_) {
     end_reason_ = exit_reason::idle;
     end(now);
   }

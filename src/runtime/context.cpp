@@ -1,6 +1,7 @@
 // The attempt context.
 #include "vigil/runtime/context.hpp"
 
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -52,10 +53,19 @@ asio::awaitable<void> context::sleep(duration d) const {
   if (state_->stop.stop_requested()) {
     throw boost::system::system_error(asio::error::operation_aborted, "vigil: stop requested");
   }
-  auto st = state_;
+  // The initiation captures only trivially destructible values: GCC 12 destroys a
+  // shared_ptr captured here twice when async_initiate runs through use_awaitable. The state
+  // stays alive because the caller's context (in the awaiting frame) owns it.
+  detail::attempt_state* st = state_.get();
   const core::time_point at = core::saturating_add(st->clk->now(), d);
   co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(boost::system::error_code)>(
-      [st, at](auto handler) { st->clk->async_wait_until(st->executor, at, std::move(handler)); },
+      [st, at](auto handler) {
+        // Pass the coroutine's slot explicitly and erase a slot-free handler (see clock.hpp).
+        auto slot = asio::get_associated_cancellation_slot(handler);
+        st->clk->async_wait_until(
+            st->executor, at, slot,
+            [h = std::move(handler)](boost::system::error_code ec) mutable { std::move(h)(ec); });
+      },
       asio::use_awaitable);
 }
 

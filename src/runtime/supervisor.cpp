@@ -117,51 +117,47 @@ void supervisor_impl::add(child_spec spec, command_reply r) {
 }
 
 void supervisor_impl::command(detail::command c, std::string name, command_reply r) {
-  asio::post(strand_,
-             [self = shared_from_this(), c, name = std::move(name), r = std::move(r)]() mutable {
-               const auto now = self->clock_.now();
-               auto& m = self->machine_;
-               core::command_result res;
-               std::uint64_t token = 0;
-               const bool waits = c == command::stop || c == command::restart ||
-                                  c == command::remove || c == command::start;
-               if (waits) {
-                 token = self->next_token_++;
-                 self->pending_.emplace(token, std::move(r));
-               }
-               switch (c) {
-                 case command::stop:
-                   res = m.stop_child(name, token, now);
-                   break;
-                 case command::start:
-                   res = m.start_child(name, token, now);
-                   break;
-                 case command::restart:
-                   res = m.restart_child(name, token, now);
-                   break;
-                 case command::remove:
-                   res = m.remove_child(name, token, now);
-                   break;
-                 case command::pause:
-                   res = m.pause_child(name, now);
-                   break;
-                 case command::resume:
-                   res = m.resume_child(name, now);
-                   break;
-               }
-               if (!res) {
-                 // Refused at once: no command_done will come for this token.
-                 if (waits) {
-                   auto it = self->pending_.find(token);
-                   r = std::move(it->second);
-                   self->pending_.erase(it);
-                 }
-                 self->reply(std::move(r), res.code, std::move(res.message));
-               } else if (!waits) {
-                 self->reply(std::move(r), std::error_code{}, std::string{});
-               }
-               self->pump();
-             });
+  asio::post(strand_, [self = shared_from_this(), c, name = std::move(name),
+                       r = std::move(r)]() mutable { self->run_command(c, name, std::move(r)); });
+}
+
+void supervisor_impl::run_command(detail::command c, const std::string& name, command_reply r) {
+  const auto now = clock_.now();
+  const bool waits =
+      c == command::stop || c == command::restart || c == command::remove || c == command::start;
+  const std::uint64_t token = waits ? next_token_++ : 0;
+  core::command_result res;
+  switch (c) {
+    case command::stop:
+      res = machine_.stop_child(name, token, now);
+      break;
+    case command::start:
+      res = machine_.start_child(name, token, now);
+      break;
+    case command::restart:
+      res = machine_.restart_child(name, token, now);
+      break;
+    case command::remove:
+      res = machine_.remove_child(name, token, now);
+      break;
+    case command::pause:
+      res = machine_.pause_child(name, now);
+      break;
+    case command::resume:
+      res = machine_.resume_child(name, now);
+      break;
+  }
+  // A refused command gets no command_done. An accepted one may already have queued its
+  // command_done, which pump() performs below, after the reply is registered. Handlers are only
+  // ever move-constructed: any_completion_handler's move assignment recurses in Asio 1.26.
+  if (!res) {
+    reply(std::move(r), res.code, std::move(res.message));
+  } else if (waits) {
+    pending_.emplace(token, std::move(r));
+  } else {
+    reply(std::move(r), std::error_code{}, std::string{});
+  }
+  pump();
 }
 
 core::child_info supervisor_impl::info_of(core::child_id id) {
@@ -360,12 +356,10 @@ void supervisor_impl::arm_timer() {
   auto sig = std::make_shared<asio::cancellation_signal>();
   timer_cancel_ = sig;
   clock_.async_wait_until(
-      strand_, *next,
-      asio::bind_cancellation_slot(
-          sig->slot(), asio::bind_executor(
-                           strand_, [self = shared_from_this(), sig](boost::system::error_code ec) {
-                             if (!ec) self->on_timer(sig);
-                           })));
+      strand_, *next, sig->slot(),
+      asio::bind_executor(strand_, [self = shared_from_this(), sig](boost::system::error_code ec) {
+        if (!ec) self->on_timer(sig);
+      }));
 }
 
 void supervisor_impl::cancel_timer() {
@@ -393,12 +387,10 @@ void supervisor_impl::finish_after_drain() {
   auto sig = std::make_shared<asio::cancellation_signal>();
   timer_cancel_ = sig;
   clock_.async_wait_until(
-      strand_, core::saturating_add(clock_.now(), opts_.subscriber_drain),
-      asio::bind_cancellation_slot(
-          sig->slot(),
-          asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
-            if (!ec) self->complete_wait();
-          })));
+      strand_, core::saturating_add(clock_.now(), opts_.subscriber_drain), sig->slot(),
+      asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec) self->complete_wait();
+      }));
   bus_->notify_when_idle([self = shared_from_this()] {
     asio::post(self->strand_, [self] { self->complete_wait(); });
   });

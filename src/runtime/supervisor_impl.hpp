@@ -90,6 +90,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
     std::vector<final_reply> outcome_waiters;
   };
 
+  void run_command(detail::command c, const std::string& name, command_reply r);
   void pump();
   void perform(core::start_attempt& a);
   void perform(core::stop_attempt& a);

@@ -27,9 +27,8 @@ core::time_point manual_clock::now() const noexcept {
 }
 
 void manual_clock::async_wait_until(
-    const asio::any_io_executor& ex, core::time_point at,
+    const asio::any_io_executor& ex, core::time_point at, asio::cancellation_slot slot,
     asio::any_completion_handler<void(boost::system::error_code)> handler) {
-  auto slot = asio::get_associated_cancellation_slot(handler);
   std::uint64_t id = 0;
   {
     std::lock_guard lock(m_);

@@ -233,7 +233,13 @@ class supervisor_machine {
     child_id id;
     std::uint64_t generation;
     timer_kind kind;
-    bool operator>(const deadline& o) const noexcept { return at > o.at; }
+    // Earlier first; at the same instant the grace comes first, so a stop deadline that the
+    // grace clamped to that instant cannot end the shutdown as "within grace" (heap ties are
+    // otherwise broken arbitrarily).
+    bool operator>(const deadline& o) const noexcept {
+      if (at != o.at) return at > o.at;
+      return (kind != timer_kind::grace) > (o.kind != timer_kind::grace);
+    }
   };
 
   child* get(child_id id) noexcept;
@@ -270,6 +276,7 @@ class supervisor_machine {
   intensity_window intensity_;
   phase phase_ = phase::running;
   bool events_enabled_ = true;
+  bool escalating_ = false;  // an intensity breach is ending the supervisor
 
   std::vector<std::unique_ptr<child>> children_;  // indexed by child_id; null = free
   std::vector<child_id> free_ids_;

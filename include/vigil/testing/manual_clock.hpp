@@ -25,6 +25,7 @@ class manual_clock final : public vigil::clock {
   core::time_point now() const noexcept override;
   void async_wait_until(
       const boost::asio::any_io_executor& ex, core::time_point at,
+      boost::asio::cancellation_slot slot,
       boost::asio::any_completion_handler<void(boost::system::error_code)> handler) override;
 
   /// Moves time forward by `d` and posts every wait that came due, earliest first.

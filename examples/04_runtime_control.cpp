@@ -1,0 +1,53 @@
+// Runtime control: add, stop, start, restart and remove a child while the supervisor runs, from
+// main through blocking handle calls; a duplicate add fails without disturbing anything.
+#include <iostream>
+#include <string_view>
+
+#include <vigil/vigil.hpp>
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+// Serves until asked to stop: ctx.sleep() throws when the supervisor stops the attempt.
+asio::awaitable<void> serve(vigil::context ctx) {
+  co_await ctx.sleep(24h);
+}
+
+void show(const vigil::handle& sup, std::string_view step) {
+  std::cout << step << ":";
+  for (const auto& c : sup.children())
+    std::cout << " " << c.name << "=" << vigil::to_string(c.state) << " (attempts " << c.attempt
+              << ", manual restarts " << c.restarts_manual << ")";
+  std::cout << "\n";
+}
+
+int main() {
+  vigil::runtime rt{{.threads = 2}};
+  vigil::supervisor sup{rt};  // runs until shut down
+
+  sup.add({.name = "worker", .task = serve});
+  show(sup, "after add");
+  sup.stop("worker");  // returns once the attempt has ended
+  show(sup, "after stop");
+  sup.start("worker");
+  show(sup, "after start");
+  sup.restart("worker");
+  show(sup, "after restart");
+
+  bool rejected = false;
+  try {
+    sup.add({.name = "worker", .task = serve});
+  } catch (const vigil::error& e) {
+    rejected = e.code() == vigil::errc::already_exists;
+    std::cout << "duplicate add: " << e.what() << "\n";
+  }
+  std::cout << "worker still " << vigil::to_string(sup.status("worker").state) << "\n";
+
+  sup.remove("worker");
+  show(sup, "after remove");
+
+  sup.shutdown();
+  const auto result = sup.wait();
+  std::cout << "duplicate rejected with already_exists: " << (rejected ? "yes" : "no")
+            << "; supervisor ended: " << vigil::to_string(result.reason) << "\n";
+}

@@ -34,7 +34,9 @@ backoff backoff::exponential(duration first, duration max, double factor) {
 
 backoff backoff::constant(duration d) {
   require(d >= duration::zero(), "backoff.first must not be negative");
-  return {shape::constant, d, {}, std::max<duration>(d, 30s), 1.0};
+  backoff b{shape::constant, d, {}, std::max<duration>(d, 30s), 1.0};
+  b.jitter_ = jitter::none;  // a constant delay is honoured as given (§13.23)
+  return b;
 }
 
 backoff backoff::linear(duration first, duration step, duration max) {

@@ -350,3 +350,20 @@ TEST(random_source, reseed_restarts_the_sequence) {
 }
 
 }  // namespace
+
+TEST(backoff, constant_is_exact_by_default_and_jitter_is_opt_in) {
+  // Proves §13.23 "honoured as given": constant(d) has no jitter unless asked, so every
+  // seeded draw is exactly d; with_jitter(full) then spreads it inside [0, d].
+  random_source rng(7);
+  const backoff b = backoff::constant(5ms);
+  EXPECT_EQ(b.jitter_mode(), jitter::none);
+  for (std::uint32_t n = 0; n < 50; ++n) EXPECT_EQ(b.next_delay(n, {}, rng), 5ms);
+  const backoff j = b.with_jitter(jitter::full);
+  bool below = false;
+  for (int i = 0; i < 200; ++i) {
+    const duration d = j.next_delay(0, {}, rng);
+    EXPECT_LE(d, 5ms);
+    below = below || d < 5ms;
+  }
+  EXPECT_TRUE(below);
+}

@@ -136,6 +136,11 @@ void validate(const supervisor_policy& p) {
   if (p.strategy > strategy::rest_for_one) {
     throw error(errc::invalid_argument, "strategy is not a strategy");
   }
+  if (p.strategy != strategy::one_for_one) {
+    // Refused rather than silently run as one_for_one until group restarts exist (TODO(#4)).
+    throw error(errc::invalid_argument,
+                "strategy " + std::string(to_string(p.strategy)) + " is not implemented yet");
+  }
   validate(p.intensity);
   require_non_negative(p.grace, "grace");
 }

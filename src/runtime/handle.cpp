@@ -62,7 +62,7 @@ T blocking_query(const std::shared_ptr<detail::supervisor_impl>& impl, const cha
 
 }  // namespace
 
-void handle::add(child_spec spec) {
+void handle::add(child_spec spec) const {
   const std::string name = spec.name;
   blocking_command(impl_, "add", name, [&](detail::command_reply r) {
     detail::send_add(impl_, std::move(spec), std::move(r));
@@ -70,7 +70,7 @@ void handle::add(child_spec spec) {
 }
 
 #define VIGIL_BLOCKING_COMMAND(fn, cmd)                                  \
-  void handle::fn(std::string_view name) {                               \
+  void handle::fn(std::string_view name) const {                         \
     blocking_command(impl_, #fn, name, [&](detail::command_reply r) {    \
       detail::send_command(impl_, cmd, std::string(name), std::move(r)); \
     });                                                                  \

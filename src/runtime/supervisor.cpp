@@ -75,6 +75,11 @@ bool supervisor_impl::running_in_executor_thread() const {
   if (const auto* e = pool_.target<asio::strand<asio::io_context::executor_type>>()) {
     return e->get_inner_executor().running_in_this_thread();
   }
+  if (const auto* e = pool_.target<asio::strand<asio::any_io_executor>>()) {
+    if (const auto* inner = e->get_inner_executor().target<asio::io_context::executor_type>()) {
+      return inner->running_in_this_thread();
+    }
+  }
   return false;
 }
 
@@ -224,6 +229,14 @@ void supervisor_impl::shutdown() {
 
 subscription supervisor_impl::subscribe(event_handler fn, subscriber_options opts) {
   if (!fn) throw error(errc::invalid_argument, "subscribe() needs a callable");
+  // The bus reports every change in the subscriber count (also unsubscribes), so events stop
+  // being built once nobody listens. The hook holds the supervisor weakly: no cycle.
+  bus_->on_change([w = weak_from_this()](bool) {
+    if (auto self = w.lock()) {
+      asio::post(self->strand_,
+                 [self] { self->machine_.set_events_enabled(self->bus_->has_subscribers()); });
+    }
+  });
   auto s = bus_->subscribe(std::move(fn), opts);
   // Events are built only while someone listens; the switch is ordered with later commands
   // because both go through the strand.
@@ -257,12 +270,6 @@ void supervisor_impl::pump() {
   if (!machine_.ended()) arm_timer();
 }
 
-namespace {
-asio::awaitable<core::outcome> no_task() {
-  co_return core::failure("no task");
-}
-}  // namespace
-
 void supervisor_impl::perform(core::start_attempt& a) {
   child_slot& slot = slots_[a.id];
   auto st = std::make_shared<attempt_state>(asio::make_strand(pool_));
@@ -278,9 +285,10 @@ void supervisor_impl::perform(core::start_attempt& a) {
   st->last_beat.store(clock_.now().time_since_epoch().count(), std::memory_order_relaxed);
   slot.attempt = st;
 
-  asio::awaitable<core::outcome> aw = no_task();
+  // Not assigned over a default awaitable: that leaks the replaced frame in Asio 1.26.
+  std::optional<asio::awaitable<core::outcome>> aw;
   try {
-    aw = slot.task.coroutine()(context(st));
+    aw.emplace(slot.task.coroutine()(context(st)));
   } catch (...) {
     // A factory that throws is a failed attempt (§1); report it like any other ending.
     attempt_ended(st, core::outcome_from_exception(std::current_exception()));
@@ -291,7 +299,7 @@ void supervisor_impl::perform(core::start_attempt& a) {
     if (!sup) return;
     sup->attempt_ended(st, e ? core::outcome_from_exception(e) : std::move(o));
   };
-  asio::co_spawn(st->executor, std::move(aw),
+  asio::co_spawn(st->executor, std::move(*aw),
                  asio::bind_cancellation_slot(st->cancel.slot(), std::move(done)));
 }
 
@@ -341,6 +349,9 @@ void supervisor_impl::perform(core::command_done& a) {
 }
 
 void supervisor_impl::perform(core::supervisor_ended&) {
+  // Nothing will run again: drop the task factories, so a task that captured a handle to its
+  // own supervisor (a reference cycle) does not keep it alive forever.
+  for (auto& slot : slots_) slot.task = vigil::task{};
   cancel_timer();
   finish_after_drain();
 }

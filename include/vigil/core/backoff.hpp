@@ -29,7 +29,8 @@ class backoff {
   /// durations and first > max with vigil::error(invalid_argument) naming the field.
   static backoff exponential(duration first = std::chrono::milliseconds(100),
                              duration max = std::chrono::seconds(30), double factor = 2.0);
-  /// Always `d`; a `d` above 30 s raises the cap to `d`. Zero restarts at once, without a timer.
+  /// Always exactly `d` (jitter none unless with_jitter() says otherwise); a `d` above 30 s
+  /// raises the cap to `d`. Zero restarts at once, without a timer.
   static backoff constant(duration d);
   /// delay(n) = min(max, first + step × n).
   static backoff linear(duration first, duration step, duration max = std::chrono::seconds(30));

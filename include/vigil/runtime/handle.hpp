@@ -65,14 +65,15 @@ command_reply error_only(Handler h, const boost::asio::any_io_executor& fallback
 /// default the supervisor's), never inline; operations are not cancellable once sent.
 class handle {
  public:
-  /// An empty handle; every call throws vigil::error(supervisor_gone), async forms included.
+  /// An empty handle: calls throw vigil::error(supervisor_gone), async forms included;
+  /// shutdown() does nothing, path() is empty.
   handle() = default;
 
   /// Adds a child and schedules its first attempt. Errors: invalid_argument (name, empty task,
   /// bad policy), already_exists, too_many_children, shutting_down.
-  void add(child_spec spec);
+  void add(child_spec spec) const;
   template <class CompletionToken>
-  auto async_add(child_spec spec, CompletionToken&& token) {
+  auto async_add(child_spec spec, CompletionToken&& token) const {
     return async_command_(
         [](const auto& impl, child_spec s, detail::command_reply r) {
           detail::send_add(impl, std::move(s), std::move(r));
@@ -82,42 +83,42 @@ class handle {
 
   /// Stops a child and keeps it listed (status stopped); completes when it has ended. A no-op on
   /// a terminal child. Errors: not_found, shutting_down.
-  void stop(std::string_view name);
+  void stop(std::string_view name) const;
   template <class CompletionToken>
-  auto async_stop(std::string_view name, CompletionToken&& token) {
+  auto async_stop(std::string_view name, CompletionToken&& token) const {
     return async_cmd_(detail::command::stop, name, std::forward<CompletionToken>(token));
   }
   /// Starts a stopped or terminal child with a fresh failure streak. Errors: not_found,
   /// already_running, shutting_down.
-  void start(std::string_view name);
+  void start(std::string_view name) const;
   template <class CompletionToken>
-  auto async_start(std::string_view name, CompletionToken&& token) {
+  auto async_start(std::string_view name, CompletionToken&& token) const {
     return async_cmd_(detail::command::start, name, std::forward<CompletionToken>(token));
   }
   /// Stops the child if it runs, then starts one new attempt now (during back-off: one attempt
   /// now). Manual restarts do not count against the intensity. Errors: not_found, shutting_down.
-  void restart(std::string_view name);
+  void restart(std::string_view name) const;
   template <class CompletionToken>
-  auto async_restart(std::string_view name, CompletionToken&& token) {
+  auto async_restart(std::string_view name, CompletionToken&& token) const {
     return async_cmd_(detail::command::restart, name, std::forward<CompletionToken>(token));
   }
   /// Stops the child and deletes it; completes once the name is free. Errors: not_found,
   /// shutting_down.
-  void remove(std::string_view name);
+  void remove(std::string_view name) const;
   template <class CompletionToken>
-  auto async_remove(std::string_view name, CompletionToken&& token) {
+  auto async_remove(std::string_view name, CompletionToken&& token) const {
     return async_cmd_(detail::command::remove, name, std::forward<CompletionToken>(token));
   }
   /// Holds back automatic restarts of the child until resume(); a live attempt keeps running.
-  void pause(std::string_view name);
+  void pause(std::string_view name) const;
   template <class CompletionToken>
-  auto async_pause(std::string_view name, CompletionToken&& token) {
+  auto async_pause(std::string_view name, CompletionToken&& token) const {
     return async_cmd_(detail::command::pause, name, std::forward<CompletionToken>(token));
   }
   /// Lifts pause(); a restart that was held back happens now.
-  void resume(std::string_view name);
+  void resume(std::string_view name) const;
   template <class CompletionToken>
-  auto async_resume(std::string_view name, CompletionToken&& token) {
+  auto async_resume(std::string_view name, CompletionToken&& token) const {
     return async_cmd_(detail::command::resume, name, std::forward<CompletionToken>(token));
   }
 
@@ -189,7 +190,7 @@ class handle {
 
  private:
   template <class Send, class CompletionToken, class... Args>
-  auto async_command_(Send send, CompletionToken&& token, Args&&... args) {
+  auto async_command_(Send send, CompletionToken&& token, Args&&... args) const {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code)>(
         [send](auto h, std::shared_ptr<detail::supervisor_impl> impl, auto&&... a) {
           auto fallback = impl ? detail::executor_of(impl) : boost::asio::any_io_executor();
@@ -198,7 +199,7 @@ class handle {
         token, impl_, std::forward<Args>(args)...);
   }
   template <class CompletionToken>
-  auto async_cmd_(detail::command c, std::string_view name, CompletionToken&& token) {
+  auto async_cmd_(detail::command c, std::string_view name, CompletionToken&& token) const {
     return async_command_(
         [c](const auto& impl, std::string n, detail::command_reply r) {
           detail::send_command(impl, c, std::move(n), std::move(r));

@@ -56,6 +56,14 @@ struct supervisor_machine::child {
   child_id id = no_child;
   child_id prev = no_child;
   child_id next = no_child;
+  std::uint64_t order = 0;           // insertion sequence (start order)
+  std::vector<child_id> deps;        // depends_on, resolved
+  std::vector<child_id> dependents;  // children that depend on this one
+  bool dep_wait = false;             // pending until its dependencies are satisfied
+  bool startup_wait = false;         // pending behind a child that is not ready yet
+  bool in_group = false;             // part of the pending group restart
+  bool counted_starting = false;     // started, waiting for ready() (wait_ready)
+  time_point startup_at{};           // startup_timeout deadline
 };
 
 supervisor_machine::supervisor_machine(supervisor_policy policy,
@@ -206,6 +214,9 @@ bool supervisor_machine::deadline_valid(const deadline& d) const {
   if (d.kind == timer_kind::grace) {
     return phase_ == phase::shutting_down && d.at == grace_deadline_;
   }
+  if (d.kind == timer_kind::group_start) {
+    return phase_ == phase::running && group_.active && d.at == group_.start_at;
+  }
   const child* c = get(d.id);
   if (c == nullptr || c->generation != d.generation) return false;
   switch (d.kind) {
@@ -217,7 +228,11 @@ bool supervisor_machine::deadline_valid(const deadline& d) const {
       return c->live && c->stopping == stop_cause::none && c->heartbeat_at == d.at;
     case timer_kind::stop_deadline:
       return c->live && c->stopping != stop_cause::none && c->stop_deadline == d.at;
+    case timer_kind::startup:
+      return c->live && c->counted_starting && c->stopping == stop_cause::none &&
+             c->startup_at == d.at;
     case timer_kind::grace:
+    case timer_kind::group_start:
       break;
   }
   return false;
@@ -269,6 +284,10 @@ void supervisor_machine::on_deadline(time_point now) {
       }
       continue;
     }
+    if (d.kind == timer_kind::group_start) {
+      group_step(now);
+      continue;
+    }
     child& c = *get(d.id);
     switch (d.kind) {
       case timer_kind::restart:
@@ -284,7 +303,11 @@ void supervisor_machine::on_deadline(time_point now) {
       case timer_kind::stop_deadline:
         force(c, now);
         break;
+      case timer_kind::startup:
+        request_stop(c, stop_cause::timeout, now);  // §6: no ready() within startup_timeout
+        break;
       case timer_kind::grace:
+      case timer_kind::group_start:
         break;
     }
   }
@@ -294,7 +317,8 @@ void supervisor_machine::on_deadline(time_point now) {
 
 command_result supervisor_machine::add_child(std::string name,
                                              std::shared_ptr<const child_policy> policy,
-                                             task_kind kind, time_point now) {
+                                             task_kind kind, time_point now,
+                                             const std::vector<std::string>& depends_on) {
   command_result r;
   if (!is_valid_child_name(name)) {
     r.code = errc::invalid_argument;
@@ -325,6 +349,27 @@ command_result supervisor_machine::add_child(std::string name,
     r.message = "child '" + name + "': " + e.what();
     return r;
   }
+  if (policy->significant && policy_.auto_shutdown == auto_shutdown::never) {
+    r.code = errc::invalid_argument;
+    r.message = "child '" + name + "' is significant, but " + *path_ + " has auto_shutdown = never";
+    return r;
+  }
+  // Dependencies must already be listed: so no cycle can ever form, and start order follows.
+  std::vector<child_id> deps;
+  for (const std::string& d : depends_on) {
+    const child_id dep = find(d);
+    if (d == name) {
+      r.code = errc::dependency_cycle;
+      r.message = "child '" + name + "' depends on itself";
+      return r;
+    }
+    if (dep == no_child) {
+      r.code = errc::unknown_dependency;
+      r.message = "child '" + name + "' depends on '" + d + "', which is not a child of " + *path_;
+      return r;
+    }
+    if (std::find(deps.begin(), deps.end(), dep) == deps.end()) deps.push_back(dep);
+  }
   child_id id;
   if (!free_ids_.empty()) {
     id = free_ids_.back();
@@ -340,16 +385,44 @@ command_result supervisor_machine::add_child(std::string name,
   c.path = std::make_shared<const std::string>(*path_ + "/" + c.name);
   c.policy = std::move(policy);
   c.kind = kind;
+  c.order = next_order_++;
+  c.deps = std::move(deps);
+  for (const child_id dep : c.deps) get(dep)->dependents.push_back(id);
   by_name_.emplace(std::string_view(c.name), id);
   link_last(id);
   ++active_;
   if (events_enabled_) emit(make_event(event_kind::child_added, c, now));
+  for (const child_id dep : c.deps) {
+    // §13.20: a dependency that already failed for good fails its new dependent at once.
+    const child& d = *get(dep);
+    if (d.final && d.final->status != final_status::completed &&
+        d.final->status != final_status::stopped) {
+      finish(c, final_status::dependency_failed, now);
+      r.id = id;
+      return r;
+    }
+  }
   request_start(c, now);
   r.id = id;
   return r;
 }
 
 void supervisor_machine::request_start(child& c, time_point now) {
+  if (!deps_satisfied(c)) {
+    c.state = child_state::pending;
+    c.dep_wait = true;
+    return;
+  }
+  c.dep_wait = false;
+  if (c.attempts == 0 && starting_ > 0) {
+    // §5: a first start waits until the children started before it are ready.
+    c.state = child_state::pending;
+    if (!c.startup_wait) {
+      c.startup_wait = true;
+      startup_queue_.push_back(c.id);
+    }
+    return;
+  }
   if (policy_.max_concurrent != 0 && running_ >= policy_.max_concurrent) {
     c.state = child_state::pending;
     if (!c.queued) {
@@ -382,8 +455,19 @@ void supervisor_machine::start_now(child& c, time_point now) {
     c.heartbeat_at = saturating_add(now, p.heartbeat_timeout);
     push_deadline(c.heartbeat_at, c.id, c.generation, timer_kind::heartbeat);
   }
+  c.startup_wait = false;
+  if (p.wait_ready) {
+    c.state = child_state::starting;
+    c.counted_starting = true;
+    ++starting_;
+    if (p.startup_timeout > duration::zero()) {
+      c.startup_at = saturating_add(now, p.startup_timeout);
+      push_deadline(c.startup_at, c.id, c.generation, timer_kind::startup);
+    }
+  }
   if (events_enabled_) emit(make_event(event_kind::attempt_starting, c, now));
   actions_.emplace_back(start_attempt{c.id, c.generation, c.attempts, c.streak});
+  if (!p.wait_ready) release_dependents(c, now);
 }
 
 void supervisor_machine::grant_permits(time_point now) {
@@ -441,6 +525,11 @@ void supervisor_machine::attempt_ended(child& c, outcome o, time_point now, bool
   const stop_cause cause = c.stopping;
   c.stopping = stop_cause::none;
   const duration elapsed = now - c.attempt_started;
+  const bool was_starting = c.counted_starting;
+  if (was_starting) {
+    c.counted_starting = false;
+    --starting_;
+  }
   grant_permits(now);  // queued children come first (FIFO), before this one restarts
 
   switch (cause) {
@@ -450,7 +539,12 @@ void supervisor_machine::attempt_ended(child& c, outcome o, time_point now, bool
     case stop_cause::timeout:
       o.kind = outcome_kind::timeout;
       // The task's own text here is only the cancellation it saw; say what really happened.
-      o.reason = "exceeded its timeout of " + describe_duration(c.policy->timeout);
+      o.reason = was_starting && c.policy->startup_timeout > duration::zero() &&
+                         (c.policy->timeout == duration::zero() ||
+                          c.policy->startup_timeout <= c.policy->timeout)
+                     ? "not ready within its startup_timeout of " +
+                           describe_duration(c.policy->startup_timeout)
+                     : "exceeded its timeout of " + describe_duration(c.policy->timeout);
       decide(c, std::move(o), elapsed, now);
       break;
     case stop_cause::unresponsive:
@@ -461,7 +555,8 @@ void supervisor_machine::attempt_ended(child& c, outcome o, time_point now, bool
     case stop_cause::stop:
     case stop_cause::restart:
     case stop_cause::remove:
-    case stop_cause::shutdown: {
+    case stop_cause::shutdown:
+    case stop_cause::group: {
       // §13.12: whatever it returned, an attempt that ends after a stop request is cancelled.
       o.kind = outcome_kind::cancelled;
       record_outcome(c, o, now);
@@ -473,7 +568,18 @@ void supervisor_machine::attempt_ended(child& c, outcome o, time_point now, bool
         e.forced = forced;
         emit(std::move(e));
       }
-      if (cause == stop_cause::restart && phase_ == phase::running) {
+      if (cause == stop_cause::group && phase_ == phase::running) {
+        // A bystander of a group restart: it waits with the group, except a `never` child,
+        // which is not started again and costs nothing (§13.5).
+        if (c.policy->restart_policy == restart::never) {
+          finish(c, final_status::stopped, now);
+        } else {
+          c.state = child_state::pending;
+        }
+        complete_waiters(c);
+        group_step(now);
+      } else if (cause == stop_cause::restart && phase_ == phase::running) {
+        if (c.in_group) leave_group(c);
         c.streak = 0;
         c.prev_delay = {};
         ++c.restarts_manual;
@@ -487,6 +593,8 @@ void supervisor_machine::attempt_ended(child& c, outcome o, time_point now, bool
       break;
     }
   }
+  if (starting_ == 0 && !startup_queue_.empty()) release_startup_queue(now);
+  if (group_.active) group_step(now);
   if (phase_ == phase::shutting_down) shutdown_next(now);
 }
 
@@ -535,6 +643,19 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
   }
   record_outcome(c, o, now);
 
+  if (c.in_group && group_.active && !shutting) {
+    // It ended on its own while its group restart is under way: the group restarts it, once
+    // (no child ever runs twice), unless it is done for good.
+    if (o.kind == outcome_kind::fatal) {
+      finish(c, final_status::dead, now);
+    } else if (o.is_success() && p.restart_policy != restart::always) {
+      finish(c, final_status::completed, now);
+    } else {
+      c.state = child_state::pending;
+    }
+    group_step(now);
+    return;
+  }
   if (o.kind == outcome_kind::fatal) {
     finish(c, final_status::dead, now);
     return;
@@ -558,29 +679,49 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
   }
   if (p.max_retries && c.streak > *p.max_retries) {
     if (events_enabled_) emit(make_event(event_kind::child_exhausted, c, now));
+    if (p.on_exhausted_action == on_exhausted::quarantine) {
+      finish(c, final_status::quarantined, now);  // parked; its siblings run on
+      return;
+    }
+    escalating_ = true;
     finish(c, final_status::retries_exhausted, now);
+    escalate(c, exit_reason::child_exhausted,
+             "'" + c.name + "' used up max_retries = " + std::to_string(*p.max_retries), now);
     return;
   }
-  if (intensity_.record(now)) {
-    cause_path_ = *c.path;
-    cause_ = c.last;
-    if (events_enabled_) {
-      event e = make_event(event_kind::intensity_exceeded, now);
-      e.reason = "more than " + std::to_string(policy_.intensity.max_restarts) +
-                 " restarts; last failure in " + cause_path_ + ": " + describe(*c.last);
-      emit(std::move(e));
-    }
+  // A group restart already under way absorbs this failure: one round, counted once.
+  if (!group_.active && intensity_.record(now)) {
     // The breaching child may be the last active one: it must not end the supervisor as idle
     // before the escalation below has begun.
     escalating_ = true;
     finish(c, final_status::failed, now);
-    shutdown(now, exit_reason::intensity_exceeded);
+    escalate(c, exit_reason::intensity_exceeded,
+             "more than " + std::to_string(policy_.intensity.max_restarts) + " restarts in " +
+                 describe_duration(policy_.intensity.period),
+             now);
     return;
   }
   ++c.restarts_auto;
   const duration delay = p.backoff.next_delay(c.streak - 1, c.prev_delay, rng_);
   c.prev_delay = delay;
+  std::vector<child_id> members = group_of(c);
+  if (members.size() > 1 || group_.active) {
+    begin_group(c, members, delay, now);
+    return;
+  }
   schedule_restart(c, delay, delay_source::failure, now);
+}
+
+void supervisor_machine::escalate(child& c, exit_reason reason, const std::string& why,
+                                  time_point now) {
+  cause_path_ = *c.path;
+  cause_ = c.last;
+  if (events_enabled_ && reason == exit_reason::intensity_exceeded) {
+    event e = make_event(event_kind::intensity_exceeded, now);
+    e.reason = why + "; last failure in " + cause_path_ + ": " + describe(*c.last);
+    emit(std::move(e));
+  }
+  shutdown(now, reason);
 }
 
 void supervisor_machine::schedule_restart(child& c, duration delay, delay_source source,
@@ -635,6 +776,12 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
     std::erase(permit_queue_, c.id);
     c.queued = false;
   }
+  if (c.startup_wait) {
+    std::erase(startup_queue_, c.id);
+    c.startup_wait = false;
+  }
+  c.dep_wait = false;
+  if (c.in_group) leave_group(c);
   c.final = final_result{status, c.attempts, c.last.value_or(outcome{}), c.forced_last};
   if (status == final_status::dead && events_enabled_) {
     event e = make_event(event_kind::child_dead, c, now);
@@ -646,7 +793,224 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
     assert(active_ > 0);
     --active_;
   }
+  if (status == final_status::completed) {
+    release_dependents(c, now);  // a completed dependency satisfies its dependents (§13.20)
+  } else if (status != final_status::stopped) {
+    fail_dependents(c, now);
+  }
+  if (phase_ == phase::running) {
+    const bool counts_dead = status == final_status::dead ||
+                             status == final_status::retries_exhausted ||
+                             status == final_status::quarantined;
+    if (counts_dead) ++dead_count_;
+    if (c.policy->significant && status == final_status::completed &&
+        policy_.auto_shutdown != auto_shutdown::never) {
+      bool all_done = true;
+      for (child_id id = first_; id != no_child && all_done; id = get(id)->next) {
+        const child& x = *get(id);
+        if (x.policy->significant && (!x.final || x.final->status != final_status::completed)) {
+          all_done = false;
+        }
+      }
+      if (policy_.auto_shutdown == auto_shutdown::any_significant || all_done) {
+        shutdown(now, exit_reason::auto_shutdown);
+        return;
+      }
+    }
+    if (counts_dead && policy_.dead_threshold > 0.0 &&
+        static_cast<double>(dead_count_) >
+            policy_.dead_threshold * static_cast<double>(by_name_.size())) {
+      result_dead_ = dead_count_;
+      result_total_ = static_cast<std::uint32_t>(by_name_.size());
+      cause_path_ = *c.path;
+      cause_ = c.last;
+      escalating_ = true;
+      shutdown(now, exit_reason::too_many_dead);
+      return;
+    }
+  }
   check_idle(now);
+}
+
+// ---------------------------------------------------------------- dependencies (§5)
+
+bool supervisor_machine::satisfies_dependents(const child& d) const {
+  if (d.final) return d.final->status == final_status::completed;
+  return d.live && !d.counted_starting && d.stopping == stop_cause::none && !d.in_group;
+}
+
+bool supervisor_machine::deps_satisfied(const child& c) const {
+  for (const child_id dep : c.deps) {
+    if (!satisfies_dependents(*get(dep))) return false;
+  }
+  return true;
+}
+
+void supervisor_machine::release_dependents(child& c, time_point now) {
+  if (c.dependents.empty() || phase_ != phase::running) return;
+  const std::vector<child_id> dependents = c.dependents;  // starting may change the lists
+  for (const child_id id : dependents) {
+    child* x = get(id);
+    if (x != nullptr && x->dep_wait && !x->live && x->state == child_state::pending &&
+        !x->in_group) {
+      request_start(*x, now);
+    }
+  }
+}
+
+void supervisor_machine::fail_dependents(child& c, time_point now) {
+  const std::vector<child_id> dependents = c.dependents;
+  for (const child_id id : dependents) {
+    child* x = get(id);
+    // §13.20: dependents still waiting to start end with dependency_failed (transitively,
+    // through finish()). Running dependents keep running.
+    if (x != nullptr && !x->live && !is_terminal(x->state) &&
+        (x->dep_wait || x->attempts == 0 || x->in_group)) {
+      finish(*x, final_status::dependency_failed, now);
+    }
+  }
+}
+
+void supervisor_machine::mark_ready(child& c, time_point now) {
+  if (!c.counted_starting) return;
+  c.counted_starting = false;
+  --starting_;
+  if (c.state == child_state::starting) c.state = child_state::running;
+  release_dependents(c, now);
+  if (starting_ == 0) release_startup_queue(now);
+}
+
+void supervisor_machine::release_startup_queue(time_point now) {
+  // In insertion order, until one of them is itself a wait_ready child that blocks the rest.
+  while (starting_ == 0 && !startup_queue_.empty() && phase_ == phase::running) {
+    const child_id id = startup_queue_.front();
+    startup_queue_.pop_front();
+    child* x = get(id);
+    if (x == nullptr || !x->startup_wait) continue;
+    x->startup_wait = false;
+    if (!x->live && x->state == child_state::pending) request_start(*x, now);
+  }
+}
+
+// ---------------------------------------------------------------- group restarts (§5)
+
+std::vector<child_id> supervisor_machine::group_of(const child& c) const {
+  if (policy_.strategy == strategy::one_for_one && c.dependents.empty()) return {c.id};
+  std::vector<char> in(children_.size(), 0);
+  in[c.id] = 1;
+  if (policy_.strategy != strategy::one_for_one) {
+    const child_id from = policy_.strategy == strategy::one_for_all ? first_ : c.id;
+    for (child_id id = from; id != no_child; id = get(id)->next) {
+      if (!is_terminal(get(id)->state)) in[id] = 1;
+    }
+  }
+  // Restarting a child restarts its transitive dependents, under every strategy.
+  std::vector<child_id> work;
+  for (child_id id = first_; id != no_child; id = get(id)->next) {
+    if (in[id]) work.push_back(id);
+  }
+  while (!work.empty()) {
+    const child_id id = work.back();
+    work.pop_back();
+    for (const child_id dep : get(id)->dependents) {
+      if (!in[dep] && !is_terminal(get(dep)->state)) {
+        in[dep] = 1;
+        work.push_back(dep);
+      }
+    }
+  }
+  std::vector<child_id> members;
+  for (child_id id = first_; id != no_child; id = get(id)->next) {
+    if (in[id]) members.push_back(id);
+  }
+  return members;
+}
+
+void supervisor_machine::begin_group(child& trigger, const std::vector<child_id>& members,
+                                     duration delay, time_point now) {
+  const time_point at = saturating_add(now, delay);
+  const bool merge = group_.active;
+  group_.start_at = merge ? std::max(group_.start_at, at) : at;
+  group_.active = true;
+  if (events_enabled_) {
+    if (!merge) {
+      // One back-off per round: a failure merged into a running round costs nothing more.
+      event b = make_event(event_kind::backoff_scheduled, trigger, now);
+      b.delay = delay;
+      b.source = delay_source::failure;
+      emit(std::move(b));
+    }
+    event g = make_event(event_kind::group_restart, trigger, now);
+    g.delay = delay;
+    for (const child_id id : members) {
+      if (!g.reason.empty()) g.reason += ", ";
+      g.reason += get(id)->name;
+    }
+    emit(std::move(g));
+  }
+  for (const child_id id : members) {
+    child& m = *get(id);
+    if (m.in_group) continue;
+    m.in_group = true;
+    group_.members.push_back(id);
+    if (!m.live && !is_terminal(m.state)) {
+      // Waiting children (backing off, pending) wait for the group instead; their own timers
+      // become stale because their state changes.
+      m.state = child_state::pending;
+      m.dep_wait = false;
+      if (m.queued) {
+        std::erase(permit_queue_, m.id);
+        m.queued = false;
+      }
+      if (m.startup_wait) {
+        std::erase(startup_queue_, m.id);
+        m.startup_wait = false;
+      }
+    }
+  }
+  std::sort(group_.members.begin(), group_.members.end(),
+            [this](child_id a, child_id b) { return get(a)->order < get(b)->order; });
+  trigger.state = child_state::backing_off;  // §13.5: the others show pending
+  trigger.next_start = group_.start_at;
+  group_step(now);
+}
+
+void supervisor_machine::leave_group(child& c) {
+  c.in_group = false;
+  std::erase(group_.members, c.id);
+}
+
+void supervisor_machine::group_step(time_point now) {
+  if (!group_.active || phase_ != phase::running) return;
+  // Stop live members one at a time, newest first; wait while one is being stopped.
+  for (auto it = group_.members.rbegin(); it != group_.members.rend(); ++it) {
+    child& m = *get(*it);
+    if (!m.live) continue;
+    if (m.stopping == stop_cause::none) request_stop(m, stop_cause::group, now);
+    return;
+  }
+  if (group_.start_at <= now) {
+    start_group(now);
+  } else {
+    push_deadline(group_.start_at, no_child, 0, timer_kind::group_start);
+  }
+}
+
+void supervisor_machine::start_group(time_point now) {
+  group_.active = false;
+  const std::vector<child_id> members = std::move(group_.members);
+  group_.members.clear();
+  for (const child_id id : members) get(id)->in_group = false;
+  // Start in start order; dependencies and readiness gate as for any start.
+  for (const child_id id : members) {
+    child* m = get(id);
+    if (m == nullptr || m->live || is_terminal(m->state)) continue;
+    if (m->paused) {
+      m->state = child_state::paused;
+      continue;
+    }
+    request_start(*m, now);
+  }
 }
 
 void supervisor_machine::check_idle(time_point now) {
@@ -664,6 +1028,14 @@ void supervisor_machine::complete_waiters(child& c, std::error_code ec) {
 void supervisor_machine::erase(child& c, time_point now) {
   if (events_enabled_) emit(make_event(event_kind::child_removed, c, now));
   const child_id id = c.id;
+  for (const child_id dep : c.deps) std::erase(get(dep)->dependents, id);
+  for (const child_id x : c.dependents) std::erase(get(x)->deps, id);
+  if (c.in_group) leave_group(c);
+  if (c.final && (c.final->status == final_status::dead ||
+                  c.final->status == final_status::retries_exhausted ||
+                  c.final->status == final_status::quarantined)) {
+    if (dead_count_ > 0) --dead_count_;
+  }
   unlink(id);
   by_name_.erase(std::string_view(c.name));
   actions_.emplace_back(child_erased{id});
@@ -689,6 +1061,7 @@ command_result supervisor_machine::stop_child(std::string_view name, std::uint64
   }
   if (!is_terminal(c->state)) finish(*c, final_status::stopped, now);  // trap 1: no resurrection
   if (token != 0) actions_.emplace_back(command_done{token, {}});
+  if (group_.active) group_step(now);  // it may have been the member the group waited for
   return r;
 }
 
@@ -701,6 +1074,11 @@ command_result supervisor_machine::start_child(std::string_view name, std::uint6
     r.code = errc::already_running;
     r.message = "child '" + c->name + "' is " + std::string(to_string(c->state));
     return r;
+  }
+  if (c->final && (c->final->status == final_status::dead ||
+                   c->final->status == final_status::retries_exhausted ||
+                   c->final->status == final_status::quarantined)) {
+    if (dead_count_ > 0) --dead_count_;  // it is no longer dead
   }
   c->final.reset();
   c->streak = 0;
@@ -732,6 +1110,7 @@ command_result supervisor_machine::restart_child(std::string_view name, std::uin
   }
   if (is_terminal(c->state)) return start_child(name, token, now);
   // Backing off, paused or waiting for a permit: one attempt, now (trap 2).
+  if (c->in_group) leave_group(*c);
   c->streak = 0;
   c->prev_delay = {};
   ++c->restarts_manual;
@@ -756,6 +1135,7 @@ command_result supervisor_machine::remove_child(std::string_view name, std::uint
   if (!is_terminal(c->state)) finish(*c, final_status::stopped, now);
   if (token != 0) actions_.emplace_back(command_done{token, {}});
   erase(*c, now);
+  if (group_.active) group_step(now);
   return r;
 }
 
@@ -790,6 +1170,8 @@ void supervisor_machine::shutdown(time_point now, exit_reason reason) {
     push_deadline(grace_deadline_, no_child, 0, timer_kind::grace);
   }
   permit_queue_.clear();
+  startup_queue_.clear();
+  group_.active = false;  // members not running finish below; running ones stop in order
   // Children waiting (backing off, paused, pending) stop at once: no further attempts.
   for (child_id id = first_; id != no_child; id = get(id)->next) {
     child& c = *get(id);
@@ -838,6 +1220,8 @@ void supervisor_machine::end(time_point now) {
   res.stuck = result_stuck_;
   res.cause_path = cause_path_;
   res.cause = cause_;
+  res.dead = result_dead_;
+  res.total = result_total_;
   result_ = res;
   actions_.emplace_back(supervisor_ended{std::move(res)});
 }
@@ -849,6 +1233,7 @@ void supervisor_machine::on_ready(child_id id, std::uint64_t generation, time_po
   if (c == nullptr || !c->live || c->generation != generation || c->ready) return;
   c->ready = true;
   if (events_enabled_) emit(make_event(event_kind::child_ready, *c, now));
+  mark_ready(*c, now);
 }
 
 void supervisor_machine::on_heartbeat(child_id id, std::uint64_t generation, time_point last,

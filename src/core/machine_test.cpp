@@ -383,7 +383,8 @@ TEST(machine, exception_outcomes_never_leave_a_child_in_limbo) {
 
 TEST(machine, max_retries_n_gives_exactly_n_plus_one_attempts) {
   // Proves trap 7 for N = 0, 1, 3: N+1 attempts, N back-offs, no back-off after the last
-  // failure, child_exhausted, final status retries_exhausted with the last failure.
+  // failure, child_exhausted, final status retries_exhausted with the last failure, and (§4,
+  // on_exhausted = escalate by default) the supervisor escalating with that failure as cause.
   for (const std::uint32_t n : {0u, 1u, 3u}) {
     SCOPED_TRACE("max_retries=" + std::to_string(n));
     driver d;
@@ -398,7 +399,10 @@ TEST(machine, max_retries_n_gives_exactly_n_plus_one_attempts) {
     EXPECT_EQ(d.starts.size(), n + 1);
     EXPECT_EQ(d.count(event_kind::backoff_scheduled), n);
     EXPECT_EQ(d.count(event_kind::child_exhausted), 1u);
-    EXPECT_EQ(d.events.back().kind, event_kind::child_exhausted);
+    ASSERT_EQ(d.ended.size(), 1u);
+    EXPECT_EQ(d.ended[0].reason, exit_reason::child_exhausted);
+    EXPECT_EQ(d.ended[0].cause_path, "root/a");
+    EXPECT_EQ(d.ended[0].cause->reason, "boom " + std::to_string(n + 1));
     ASSERT_EQ(d.finished.size(), 1u);
     EXPECT_EQ(d.finished[0].result.status, final_status::retries_exhausted);
     EXPECT_EQ(d.finished[0].result.total_attempts, n + 1);

@@ -109,6 +109,30 @@ std::string_view to_string(exit_reason r) noexcept {
       return "too_many_dead";
     case exit_reason::auto_shutdown:
       return "auto_shutdown";
+    case exit_reason::child_exhausted:
+      return "child_exhausted";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(on_exhausted e) noexcept {
+  switch (e) {
+    case on_exhausted::escalate:
+      return "escalate";
+    case on_exhausted::quarantine:
+      return "quarantine";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(auto_shutdown a) noexcept {
+  switch (a) {
+    case auto_shutdown::never:
+      return "never";
+    case auto_shutdown::any_significant:
+      return "any_significant";
+    case auto_shutdown::all_significant:
+      return "all_significant";
   }
   return "unknown";
 }
@@ -130,16 +154,24 @@ void validate(const child_policy& p) {
   require_non_negative(p.timeout, "timeout");
   require_non_negative(p.heartbeat_timeout, "heartbeat_timeout");
   require_non_negative(p.shutdown, "shutdown");
+  require_non_negative(p.startup_timeout, "startup_timeout");
+  if (p.on_exhausted_action > on_exhausted::quarantine) {
+    throw error(errc::invalid_argument, "on_exhausted is not an on_exhausted action");
+  }
+  if (p.significant && p.restart_policy == restart::always) {
+    throw error(errc::invalid_argument, "significant is not allowed with restart = always");
+  }
 }
 
 void validate(const supervisor_policy& p) {
   if (p.strategy > strategy::rest_for_one) {
     throw error(errc::invalid_argument, "strategy is not a strategy");
   }
-  if (p.strategy != strategy::one_for_one) {
-    // Refused rather than silently run as one_for_one until group restarts exist (TODO(#4)).
-    throw error(errc::invalid_argument,
-                "strategy " + std::string(to_string(p.strategy)) + " is not implemented yet");
+  if (p.auto_shutdown > auto_shutdown::all_significant) {
+    throw error(errc::invalid_argument, "auto_shutdown is not an auto_shutdown mode");
+  }
+  if (!(p.dead_threshold >= 0.0 && p.dead_threshold < 1.0)) {
+    throw error(errc::invalid_argument, "dead_threshold must be in [0, 1)");
   }
   validate(p.intensity);
   require_non_negative(p.grace, "grace");

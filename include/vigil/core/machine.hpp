@@ -67,8 +67,10 @@ struct supervisor_result {
   exit_reason reason = exit_reason::shutdown_requested;
   bool grace_exceeded = false;
   std::vector<std::string> stuck;  ///< paths still running when the grace ran out
-  std::string cause_path;          ///< the child whose failure breached the intensity
+  std::string cause_path;          ///< the child whose failure escalated (intensity, exhaustion)
   std::optional<outcome> cause;    ///< that failure
+  std::uint32_t dead = 0;          ///< too_many_dead: children that ended dead or exhausted
+  std::uint32_t total = 0;         ///< too_many_dead: children listed
 
   /// True when the supervisor ended as asked (idle, shutdown, auto-shutdown) within its grace.
   bool ok() const noexcept {
@@ -152,10 +154,12 @@ class supervisor_machine {
 
   // ---- commands (SEMANTICS §9); `token` != 0 gets a command_done when the work is done ----
 
-  /// Registers a child and schedules its first attempt. Errors: invalid_argument (name),
-  /// already_exists, too_many_children, shutting_down.
+  /// Registers a child and schedules its first attempt (after its dependencies have started,
+  /// and are ready if they declare wait_ready). Errors: invalid_argument (name, policy),
+  /// already_exists, unknown_dependency, too_many_children, shutting_down.
   command_result add_child(std::string name, std::shared_ptr<const child_policy> policy,
-                           task_kind kind, time_point now);
+                           task_kind kind, time_point now,
+                           const std::vector<std::string>& depends_on = {});
   /// Stops the child and keeps it (final status stopped). A no-op on a terminal child.
   command_result stop_child(std::string_view name, std::uint64_t token, time_point now);
   /// Starts a stopped or terminal child now with a fresh failure streak. already_running if live.
@@ -224,9 +228,18 @@ class supervisor_machine {
     remove,
     shutdown,
     timeout,
-    unresponsive
+    unresponsive,
+    group,  // stopped as a bystander of a group restart
   };
-  enum class timer_kind : std::uint8_t { restart, timeout, heartbeat, stop_deadline, grace };
+  enum class timer_kind : std::uint8_t {
+    restart,
+    timeout,
+    heartbeat,
+    stop_deadline,
+    grace,
+    group_start,
+    startup,
+  };
   struct child;
   struct deadline {
     time_point at;
@@ -260,6 +273,21 @@ class supervisor_machine {
   void erase(child& c, time_point now);
   void complete_waiters(child& c, std::error_code ec = {});
   void shutdown_next(time_point now);
+  // Strategies and dependencies (§5).
+  bool deps_satisfied(const child& c) const;
+  bool satisfies_dependents(const child& c) const;
+  void release_dependents(child& c, time_point now);
+  void fail_dependents(child& c, time_point now);
+  void release_startup_queue(time_point now);
+  std::vector<child_id> group_of(const child& c) const;
+  void begin_group(child& trigger, const std::vector<child_id>& members, duration delay,
+                   time_point now);
+  void leave_group(child& c);
+  void group_step(time_point now);
+  void start_group(time_point now);
+  void absorb_in_group(child& c, time_point now);
+  void escalate(child& c, exit_reason reason, const std::string& why, time_point now);
+  void mark_ready(child& c, time_point now);
   void end(time_point now);
   void force(child& c, time_point now);
 
@@ -293,6 +321,17 @@ class supervisor_machine {
   std::deque<action> actions_;
 
   std::uint64_t generation_ = 0;  // machine-wide, so a reused child_id never matches old timers
+  std::uint64_t next_order_ = 0;  // insertion sequence: start order comparisons
+  std::uint32_t starting_ = 0;    // children started and waiting for ready()
+  std::deque<child_id> startup_queue_;  // first starts held behind a starting child
+  struct group_restart {
+    bool active = false;
+    std::vector<child_id> members;  // in start order
+    time_point start_at{};
+  } group_;
+  std::uint32_t dead_count_ = 0;  // children that ended dead, exhausted or quarantined
+  std::uint32_t result_dead_ = 0;
+  std::uint32_t result_total_ = 0;
   child_id shutdown_cursor_ = no_child;
   exit_reason end_reason_ = exit_reason::shutdown_requested;
   bool grace_exceeded_ = false;

@@ -21,6 +21,19 @@ enum class restart : std::uint8_t {
 /// Which siblings restart with a child (SEMANTICS §5).
 enum class strategy : std::uint8_t { one_for_one, one_for_all, rest_for_one };
 
+/// What happens when a child uses up max_retries (SEMANTICS §4).
+enum class on_exhausted : std::uint8_t {
+  escalate,    ///< the supervisor shuts down with exit_reason::child_exhausted (the default)
+  quarantine,  ///< the child is parked as quarantined; its siblings run on
+};
+
+/// When significant children end the supervisor (OTP auto_shutdown).
+enum class auto_shutdown : std::uint8_t {
+  never,            ///< significant children are not allowed (the default)
+  any_significant,  ///< end when any significant child has completed
+  all_significant,  ///< end when every significant child has completed
+};
+
 /// What a child's task is; reported by children().
 enum class task_kind : std::uint8_t { coroutine, thread, process, supervisor };
 
@@ -60,6 +73,7 @@ enum class exit_reason : std::uint8_t {
   intensity_exceeded,  ///< too many automatic restarts within the period
   too_many_dead,       ///< the dead-child threshold was exceeded
   auto_shutdown,       ///< significant children completed
+  child_exhausted,     ///< a child used up max_retries under on_exhausted::escalate
 };
 
 std::string_view to_string(restart r) noexcept;
@@ -68,6 +82,8 @@ std::string_view to_string(task_kind k) noexcept;
 std::string_view to_string(child_state s) noexcept;
 std::string_view to_string(final_status s) noexcept;
 std::string_view to_string(exit_reason r) noexcept;
+std::string_view to_string(on_exhausted e) noexcept;
+std::string_view to_string(auto_shutdown a) noexcept;
 
 /// True for the states a child does not leave on its own.
 constexpr bool is_terminal(child_state s) noexcept {
@@ -84,6 +100,10 @@ struct child_policy {
   duration timeout{};                           ///< per attempt; zero: none
   duration heartbeat_timeout{};                 ///< zero: no watchdog
   duration shutdown = std::chrono::seconds(5);  ///< brutal: force at once; infinity: wait forever
+  core::on_exhausted on_exhausted_action = on_exhausted::escalate;
+  bool wait_ready = false;     ///< later children and dependents wait for ctx.ready()
+  duration startup_timeout{};  ///< bound on the wait for ready(); zero: none
+  bool significant = false;    ///< its completion can end the supervisor (auto_shutdown)
 };
 
 /// Rejects negative durations with vigil::error(invalid_argument) naming the field.
@@ -97,6 +117,10 @@ struct supervisor_policy {
   std::uint32_t max_concurrent = 0;           ///< attempts running at once; zero: unlimited
   std::uint32_t max_children = 0;             ///< zero: unlimited
   bool exit_when_idle = false;                ///< end when every child is terminal
+  core::auto_shutdown auto_shutdown = auto_shutdown::never;
+  /// Shut down (too_many_dead) when more than this fraction of the listed children ended dead,
+  /// exhausted or quarantined; 0 (the default) is off. Must be in [0, 1).
+  double dead_threshold = 0.0;
 };
 
 /// Rejects invalid intensity and negative grace with vigil::error(invalid_argument).

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vigil/runtime/task.hpp"
 #include "vigil/runtime/types.hpp"
@@ -36,6 +37,17 @@ struct child_spec {
   /// How long a stop waits before forcing; default 5 s; vigil::brutal forces at once,
   /// vigil::infinity waits forever.
   std::optional<duration> shutdown;
+  /// Children (already added) this one needs: it starts after they have started (and are
+  /// ready, if they declare wait_ready) and restarts whenever one of them restarts.
+  std::vector<std::string> depends_on;
+  /// Later children and dependents wait until this one calls ctx.ready(). Default false.
+  bool wait_ready = false;
+  /// Bound on the wait for ready() (outcome timeout); default none.
+  std::optional<duration> startup_timeout;
+  /// Its completion can end the supervisor (supervisor_options::auto_shutdown). Default false.
+  bool significant = false;
+  /// What using up max_retries does; default escalate (the supervisor ends).
+  std::optional<vigil::on_exhausted> on_exhausted;
 };
 
 /// Supervisor-wide defaults for every child_spec field left unset (§13.24).
@@ -48,6 +60,7 @@ struct child_defaults {
   std::optional<duration> timeout;
   std::optional<duration> heartbeat_timeout;
   std::optional<duration> shutdown;
+  std::optional<vigil::on_exhausted> on_exhausted;
 };
 
 /// Resolves a spec's policy over `defaults`; throws vigil::error(invalid_argument) naming a

@@ -32,6 +32,11 @@ struct supervisor_options {
   std::uint32_t max_children = 0;
   /// End on its own once every child is terminal. Default off (runs until shut down).
   bool exit_when_idle = false;
+  /// End when significant children complete. Default never (significant children refused).
+  vigil::auto_shutdown auto_shutdown = vigil::auto_shutdown::never;
+  /// Shut down (too_many_dead) when more than this fraction of the children ended dead,
+  /// exhausted or quarantined. Default 0: off.
+  double dead_threshold = 0.0;
   /// Defaults for child_spec fields left unset.
   vigil::child_defaults child_defaults{};
   /// Seed of the jitter random source; default: a fresh random seed.

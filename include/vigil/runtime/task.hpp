@@ -1,10 +1,16 @@
-// A task: what a child runs on every attempt. Today a C++20 coroutine; later threads and
-// processes share the same policies.
+// A task: what a child runs on every attempt. Three kinds share every policy: a C++20 coroutine,
+// a blocking function on its own thread (vigil::thread) and a child process (vigil::process).
 #pragma once
 
 #include <concepts>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -16,6 +22,48 @@ namespace vigil {
 using coroutine_task = std::function<boost::asio::awaitable<outcome>(context)>;
 /// A coroutine task that returns nothing reports failure by throwing.
 using void_coroutine_task = std::function<boost::asio::awaitable<void>(context)>;
+/// A thread task: a blocking function run on its own std::jthread for each attempt. It should
+/// watch `ctx.stop_token()` and return soon after a stop is requested.
+using thread_task = std::function<outcome(context)>;
+
+/// Whether a child process starts from vigil's own environment.
+enum class env_mode : std::uint8_t {
+  inherit,  ///< vigil's environment (without NOTIFY_SOCKET), then `env` on top (the default)
+  replace,  ///< only the variables in `env`
+};
+
+/// What happens to a child process's stdout and stderr.
+enum class output : std::uint8_t {
+  capture,      ///< read line by line and published as process_output events (the default)
+  passthrough,  ///< the child writes straight to vigil's own stdout and stderr
+  both,         ///< captured as events and copied to vigil's stdout and stderr
+  discard,      ///< /dev/null
+};
+
+/// How to run a child process; fill with designated initialisers in declaration order:
+/// `{.argv = {"/usr/bin/worker", "--fast"}, .cwd = "/srv"}`.
+struct process_options {
+  /// The program and its arguments; never run through a shell. A program name without '/' is
+  /// searched in vigil's PATH. Must not be empty.
+  std::vector<std::string> argv;
+  /// Variables to set in the child ("NAME" → "value"); they override inherited ones.
+  std::map<std::string, std::string> env;
+  /// inherit (default): vigil's environment plus `env`; replace: `env` only.
+  vigil::env_mode env_mode = vigil::env_mode::inherit;
+  /// The working directory; empty: vigil's own.
+  std::string cwd;
+  /// Exit codes mapped to other outcomes, like systemd's RestartPreventExitStatus:
+  /// `{{78, vigil::outcome_kind::fatal}}` ends the child as dead on exit code 78. Unmapped
+  /// codes give outcome `exited` (0 is success).
+  std::map<int, outcome_kind> exit_codes;
+  /// stdout and stderr handling; default capture.
+  vigil::output output = vigil::output::capture;
+  /// Captured lines longer than this many bytes are split (at a UTF-8 character boundary).
+  std::size_t max_line = 4096;
+  /// The systemd notify protocol: when true, vigil passes NOTIFY_SOCKET to the child and reads
+  /// READY=1 (ready), WATCHDOG=1 (heartbeat) and STATUS=… (status text) from it.
+  bool notify = false;
+};
 
 /// The factory a child calls for every attempt; it is invoked afresh each time, so state the
 /// task owns resets on restart. Copyable; copies share nothing mutable.
@@ -46,14 +94,53 @@ class task {
   /// What kind of task this is.
   task_kind kind() const noexcept { return kind_; }
   /// False for an empty task.
-  explicit operator bool() const noexcept { return static_cast<bool>(coroutine_); }
-  /// The coroutine factory (for the runtime).
+  explicit operator bool() const noexcept {
+    return static_cast<bool>(coroutine_) || static_cast<bool>(thread_) ||
+           static_cast<bool>(process_);
+  }
+  /// The coroutine factory (for the runtime); empty unless kind() is coroutine.
   const coroutine_task& coroutine() const noexcept { return coroutine_; }
+  /// The thread body (for the runtime); empty unless kind() is thread.
+  const thread_task& thread_body() const noexcept { return thread_; }
+  /// The process options (for the runtime); null unless kind() is process.
+  const std::shared_ptr<const process_options>& process_spec() const noexcept { return process_; }
 
  private:
+  friend task make_thread_task(thread_task fn);
+  friend task process(process_options options);
   static coroutine_task adapt(void_coroutine_task f);
   task_kind kind_ = task_kind::coroutine;
   coroutine_task coroutine_;
+  thread_task thread_;
+  std::shared_ptr<const process_options> process_;
 };
+
+/// A thread task from a `thread_task`; vigil::thread() is the usual spelling.
+task make_thread_task(thread_task fn);
+
+/// A task whose every attempt runs `fn(ctx)` on its own std::jthread (exactly one thread per
+/// attempt). `fn` returns a vigil::outcome, or nothing (returning is success); an exception is
+/// failure{what()} and vigil::fatal_error is fatal. A stop requests `ctx.stop_token()`; a thread
+/// that ignores it past the child's shutdown timeout is abandoned: reported (stop_timed_out,
+/// status text "abandoned …"), never awaited again, and left to finish on its own.
+template <class F>
+requires(std::is_invocable_r_v<outcome, F&, context> || std::is_invocable_v<F&, context>)
+task thread(F fn) {
+  if constexpr (std::is_void_v<std::invoke_result_t<F&, context>>) {
+    return make_thread_task([fn = std::move(fn)](context ctx) mutable {
+      fn(std::move(ctx));
+      return success();
+    });
+  } else {
+    return make_thread_task(thread_task(std::move(fn)));
+  }
+}
+
+/// A task whose every attempt spawns a child process in its own process group. Outcomes:
+/// `exited{code}` (0 is success; see exit_codes), `signalled{signal}`, or failure when it cannot
+/// be spawned (the reason names the program and the errno text). A stop sends SIGTERM to the
+/// process group, the shutdown timeout SIGKILL; every process is reaped. Throws
+/// vigil::error(invalid_argument) for an empty argv.
+task process(process_options options);
 
 }  // namespace vigil

@@ -25,9 +25,11 @@ using core::outcome;
 using core::outcome_kind;
 using core::success;
 
+using core::auto_shutdown;
 using core::backoff;
 using core::intensity;
 using core::jitter;
+using core::on_exhausted;
 using core::restart;
 using core::strategy;
 /// Restart only the child that ended (the default).

@@ -289,6 +289,13 @@ void supervisor_machine::on_deadline(time_point now) {
       continue;
     }
     child& c = *get(d.id);
+    if (phase_ != phase::running &&
+        (d.kind == timer_kind::timeout || d.kind == timer_kind::heartbeat ||
+         d.kind == timer_kind::startup)) {
+      // During shutdown every child is stopped in its turn (dependents first, within the
+      // grace); a timeout must not stop a dependency early.
+      continue;
+    }
     switch (d.kind) {
       case timer_kind::restart:
         request_start(c, now);

@@ -27,13 +27,18 @@ void simulator::drain() {
           [this](auto&& x) {
             using T = std::decay_t<decltype(x)>;
             if constexpr (std::is_same_v<T, start_attempt>) {
+              if (live_.contains(x.id)) ++overlapping_starts_;
               live_[x.id] = x.generation;
               beats_[x.id] = now_;
               ++starts_[name_of(x.id)];
               log_.push_back("start " + name_of(x.id) + "#" + std::to_string(x.attempt));
             } else if constexpr (std::is_same_v<T, stop_attempt>) {
               log_.push_back("stop " + name_of(x.id));
-              if (!stubborn_.contains(name_of(x.id))) stopping_.emplace_back(x.id, x.generation);
+              if (!stubborn_.contains(name_of(x.id))) {
+                stopping_.emplace_back(x.id, x.generation);
+              } else {
+                ignored_.emplace_back(x.id, x.generation);
+              }
             } else if constexpr (std::is_same_v<T, abandon_attempt>) {
               auto it = live_.find(x.id);
               if (it != live_.end() && it->second == x.generation) live_.erase(it);
@@ -134,10 +139,18 @@ bool simulator::heartbeat(const std::string& name) {
 }
 
 void simulator::set_stubborn(const std::string& name, bool stubborn) {
-  if (stubborn)
+  if (stubborn) {
     stubborn_.insert(name);
-  else
-    stubborn_.erase(name);
+    return;
+  }
+  stubborn_.erase(name);
+  // A stop it ignored is honoured now.
+  const child_id id = m_.find(name);
+  for (const auto& [iid, gen] : ignored_) {
+    if (iid == id) stopping_.emplace_back(iid, gen);
+  }
+  std::erase_if(ignored_, [id](const auto& p) { return p.first == id; });
+  drain();
 }
 
 void simulator::advance(duration d) {

@@ -305,4 +305,24 @@ TEST(shutdown, stops_dependents_before_their_dependencies) {
   EXPECT_TRUE(sim.result()->ok());
 }
 
+TEST(shutdown, a_timeout_during_shutdown_does_not_stop_a_dependency_early) {
+  // Found by simulation seed 365: while shutdown waited for web (which ignores its stop,
+  // shutdown 10 s), db's own 5 s timeout fell due and stopped db before its dependent api.
+  // Now db is stopped only in its turn: web, then api, then db.
+  simulator sim;
+  child_policy db = plain();
+  db.timeout = 5s;
+  child_policy web = plain();
+  web.shutdown = 10s;
+  ASSERT_TRUE(sim.add("db", db));
+  ASSERT_TRUE(sim.add("api", plain(), {"db"}));
+  ASSERT_TRUE(sim.add("web", web));
+  sim.set_stubborn("web");
+  sim.advance(1s);
+  sim.shutdown();
+  sim.advance(20s);
+  EXPECT_EQ(lines(sim, "stop "), (std::vector<std::string>{"stop web", "stop api", "stop db"}));
+  ASSERT_TRUE(sim.result().has_value());
+}
+
 }  // namespace

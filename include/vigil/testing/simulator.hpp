@@ -43,7 +43,8 @@ class simulator {
   bool ready(const std::string& name);
   /// The live attempt calls ctx.heartbeat() now.
   bool heartbeat(const std::string& name);
-  /// Whether the child's attempts ignore stop requests (they then end only when forced).
+  /// Whether the child's attempts ignore stop requests (they then end only when forced);
+  /// turning it off honours a stop the live attempt ignored.
   void set_stubborn(const std::string& name, bool stubborn = true);
 
   /// Moves virtual time forward by `d`, firing every deadline on the way, in order.
@@ -71,6 +72,9 @@ class simulator {
   const std::optional<core::supervisor_result>& result() const noexcept { return result_; }
   /// Count of events of one kind (optionally of one child name).
   std::size_t count(core::event_kind k, const std::string& name = {}) const;
+  /// How many times an attempt was started while the same child still had one live (an
+  /// invariant violation: it must stay 0).
+  std::size_t overlapping_starts() const noexcept { return overlapping_starts_; }
   /// The underlying machine, for anything not covered here.
   core::supervisor_machine& machine() noexcept { return m_; }
 
@@ -87,9 +91,11 @@ class simulator {
   std::map<std::string, std::uint32_t> starts_;
   std::set<std::string> stubborn_;
   std::vector<std::pair<core::child_id, std::uint64_t>> stopping_;  // cooperative stops due
+  std::vector<std::pair<core::child_id, std::uint64_t>> ignored_;   // stops ignored so far
   std::vector<core::event> events_;
   std::vector<std::string> log_;
   std::optional<core::supervisor_result> result_;
+  std::size_t overlapping_starts_ = 0;
 };
 
 }  // namespace vigil::testing

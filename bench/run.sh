@@ -12,7 +12,11 @@ cmake --build --preset release -j2 --target vigil_bench vigil_micro_bench >/dev/
 results=build/release/bench-results.txt
 {
   echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "# commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src include 2>/dev/null || echo ' (with local changes in src/ or include/)')"
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    changes=""
+    git diff --quiet HEAD -- src include || changes=" (with local changes in src/ or include/)"
+    echo "# commit: $(git rev-parse --short HEAD)${changes}"
+  fi
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -sr)"
   build/release/bench/vigil_bench "$@"
   echo "# micro-benchmarks (Google Benchmark): vigil_micro_bench"

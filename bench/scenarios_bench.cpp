@@ -53,6 +53,7 @@ struct options {
   int reps = 3;                         // --reps N: repetitions per figure (median)
   double scale = 1.0;                   // --scale D: divide every count by D (profiling runs)
   std::set<std::string> only;           // --only a,b: run only these scenarios
+  std::string system;                   // --system s: measure only this system (profiling runs)
   std::string self = "/proc/self/exe";  // this program, for re-executing a fresh process
 };
 
@@ -60,6 +61,10 @@ options opts;
 
 bool wanted(std::string_view scenario) {
   return opts.only.empty() || opts.only.contains(std::string(scenario));
+}
+
+bool wanted_system(std::string_view system) {
+  return opts.system.empty() || opts.system == system;
 }
 
 std::uint64_t scaled(std::uint64_t n) {
@@ -81,6 +86,7 @@ std::string number(double v) {
 }
 
 void line(std::string_view scenario, std::string_view system, double value, std::string_view unit) {
+  if (!wanted_system(system)) return;
   std::printf("scenario=%.*s system=%.*s value=%s unit=%.*s\n", static_cast<int>(scenario.size()),
               scenario.data(), static_cast<int>(system.size()), system.data(),
               number(value).c_str(), static_cast<int>(unit.size()), unit.data());
@@ -119,6 +125,11 @@ double median_of(const std::function<double()>& fn) {
     if (!std::isnan(x)) v.push_back(x);
   }
   return median(std::move(v));
+}
+
+// median_of(fn) for `system`, or nothing (NaN, not run) when --system names another one.
+double measure(std::string_view system, const std::function<double()>& fn) {
+  return wanted_system(system) ? median_of(fn) : std::nan("");
 }
 
 // A one-shot flag the measuring thread waits on, with a safety timeout so a bug cannot hang
@@ -261,24 +272,34 @@ void restart_scenarios() {
         "restart_serial: one child, zero back-off, runtime threads=1 (asio-bare: io_context, 1 "
         "thread); restarts counted inside the task; " +
         std::to_string(serial) + " restarts after " + std::to_string(serial_warmup));
-    line("restart_serial", "vigil", median_of([&] {
-           return vigil_restart_rate(1, 1, serial_warmup, serial, fail_mode::value);
-         }),
+    line("restart_serial", "vigil",
+         measure("vigil",
+                 [&] { return vigil_restart_rate(1, 1, serial_warmup, serial, fail_mode::value); }),
          "restarts_per_s");
-    line("restart_serial", "asio-bare", median_of([&] {
-           return bare_restart_rate(1, 1, serial_warmup, serial, fail_mode::value);
-         }),
+    line("restart_serial", "asio-bare",
+         measure("asio-bare",
+                 [&] { return bare_restart_rate(1, 1, serial_warmup, serial, fail_mode::value); }),
          "restarts_per_s");
+    if (opts.system.empty()) {  // the other thread count, for comparison
+      const double vigil2 = median_of(
+          [&] { return vigil_restart_rate(2, 1, serial_warmup, serial, fail_mode::value); });
+      const double bare2 = median_of(
+          [&] { return bare_restart_rate(2, 1, serial_warmup, serial, fail_mode::value); });
+      note("restart_serial with threads=2: vigil " + number(vigil2) + ", asio-bare " +
+           number(bare2) + " restarts_per_s");
+    }
   }
   if (wanted("restart_serial_throw")) {
     note("restart_serial_throw: as restart_serial, the attempt throws std::runtime_error");
-    line("restart_serial_throw", "vigil", median_of([&] {
-           return vigil_restart_rate(1, 1, serial_warmup, serial, fail_mode::exception);
-         }),
+    line("restart_serial_throw", "vigil",
+         measure(
+             "vigil",
+             [&] { return vigil_restart_rate(1, 1, serial_warmup, serial, fail_mode::exception); }),
          "restarts_per_s");
-    line("restart_serial_throw", "asio-bare", median_of([&] {
-           return bare_restart_rate(1, 1, serial_warmup, serial, fail_mode::exception);
-         }),
+    line("restart_serial_throw", "asio-bare",
+         measure(
+             "asio-bare",
+             [&] { return bare_restart_rate(1, 1, serial_warmup, serial, fail_mode::exception); }),
          "restarts_per_s");
   }
   if (wanted("restart_parallel")) {
@@ -289,11 +310,21 @@ void restart_scenarios() {
         "io_context with 2 threads); " +
         std::to_string(total) + " restarts after " + std::to_string(warmup) + " attempts");
     line("restart_parallel", "vigil",
-         median_of([&] { return vigil_restart_rate(2, 1000, warmup, total, fail_mode::value); }),
+         measure("vigil",
+                 [&] { return vigil_restart_rate(2, 1000, warmup, total, fail_mode::value); }),
          "restarts_per_s");
     line("restart_parallel", "asio-bare",
-         median_of([&] { return bare_restart_rate(2, 1000, warmup, total, fail_mode::value); }),
+         measure("asio-bare",
+                 [&] { return bare_restart_rate(2, 1000, warmup, total, fail_mode::value); }),
          "restarts_per_s");
+    if (opts.system.empty()) {  // the other thread count, for comparison
+      const double vigil1 =
+          median_of([&] { return vigil_restart_rate(1, 1000, warmup, total, fail_mode::value); });
+      const double bare1 =
+          median_of([&] { return bare_restart_rate(1, 1000, warmup, total, fail_mode::value); });
+      note("restart_parallel with threads=1: vigil " + number(vigil1) + ", asio-bare " +
+           number(bare1) + " restarts_per_s");
+    }
   }
 }
 
@@ -383,8 +414,9 @@ asio::awaitable<vigil::outcome> idle_attempt(idle_state* s, vigil::context ctx) 
 }
 
 // One repetition of spawn_<N>, in this (fresh) process: prints
-// "spawn_s=… mem_bytes=… shutdown_s=… sibling_restarts_per_s=…".
-int child_spawn(std::uint64_t n) {
+// "spawn_s=… mem_bytes=… shutdown_s=… sibling_restarts_per_s=…". `vigil_bench --child spawn N
+// memory-only` stops once every child is idle (for heaptrack).
+int child_spawn(std::uint64_t n, bool memory_only) {
   vigil::runtime rt({.threads = 2, .signals = vigil::signal_handling::none});
   vigil::supervisor sup{rt, never_trips("bench")};
   idle_state s;
@@ -401,13 +433,13 @@ int child_spawn(std::uint64_t n) {
   const auto t0 = steady::now();
   for (std::uint64_t i = 0; i < n; ++i) {
     in_flight.acquire();
-    sup.async_add({.name = std::move(child_names[i]),
-                   .task = [p = &s](vigil::context ctx) { return idle_attempt(p, std::move(ctx)); },
-                   .restart = vigil::restart::on_failure},
-                  [&](std::error_code ec) {
-                    if (ec) add_failed = true;
-                    in_flight.release();
-                  });
+    sup.async_add(
+        {.name = std::move(child_names[i]),
+         .task = [p = &s](vigil::context ctx) { return idle_attempt(p, std::move(ctx)); }},
+        [&](std::error_code ec) {
+          if (ec) add_failed = true;
+          in_flight.release();
+        });
   }
   const bool ok = s.done.wait_for(safety_timeout);
   for (int i = 0; i < 4096; ++i) in_flight.acquire();  // every reply is in
@@ -418,6 +450,12 @@ int child_spawn(std::uint64_t n) {
   }
   const double spawn_s = seconds(s.all_running - t0);
   const double mem = static_cast<double>(rss_after - rss_before) / static_cast<double>(n);
+  if (memory_only) {
+    // For heap profilers: end with every child idle, so the heap peak is the idle state.
+    std::printf("spawn_s=%.9f mem_bytes=%.3f\n", spawn_s, mem);
+    std::fflush(stdout);
+    std::_Exit(0);
+  }
 
   // Cost growth: the restart rate of one failing child next to n idle siblings.
   restart_counter c;
@@ -704,14 +742,15 @@ void process_scenario() {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: vigil_bench [--big] [--reps N] [--scale D] [--only s1,s2,...]\n"
+               "usage: vigil_bench [--big] [--reps N] [--scale D] [--only s1,s2,...] [--system S]\n"
                "  --big      also spawn_1m_time and mem_per_child_1m (1,000,000 children)\n"
                "  --reps N   repetitions per figure, median reported (default 3)\n"
                "  --scale D  divide every count by D (quick or profiling runs; not comparable)\n"
                "  --only     restart_serial, restart_serial_throw, restart_parallel,\n"
                "             restart_latency, spawn_100k, spawn_1m, one_for_all_1000,\n"
                "             hang_detect_over_timeout, event_throughput, thread_restart,\n"
-               "             process_restart\n");
+               "             process_restart\n"
+               "  --system S only the figures of system S (vigil, asio-bare, ...; profiling)\n");
 }
 
 }  // namespace
@@ -730,11 +769,14 @@ int main(int argc, char** argv) {
       opts.reps = std::max(1, std::atoi(args[++i].c_str()));
     } else if (a == "--scale" && has_value) {
       opts.scale = std::max(1.0, std::atof(args[++i].c_str()));
+    } else if (a == "--system" && has_value) {
+      opts.system = args[++i];
     } else if (a == "--only" && has_value) {
       std::istringstream in(args[++i]);
       for (std::string s; std::getline(in, s, ',');) opts.only.insert(s);
     } else if (a == "--child" && i + 2 < args.size() && args[i + 1] == "spawn") {
-      return child_spawn(std::strtoull(args[i + 2].c_str(), nullptr, 10));
+      const bool memory_only = i + 3 < args.size() && args[i + 3] == "memory-only";
+      return child_spawn(std::strtoull(args[i + 2].c_str(), nullptr, 10), memory_only);
     } else {
       usage();
       return 2;

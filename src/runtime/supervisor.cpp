@@ -11,6 +11,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "supervisor_impl.hpp"
+#include "task_runners.hpp"
 #include "vigil/runtime/context.hpp"
 
 namespace vigil::detail {
@@ -285,6 +286,17 @@ void supervisor_impl::perform(core::start_attempt& a) {
   st->last_beat.store(clock_.now().time_since_epoch().count(), std::memory_order_relaxed);
   slot.attempt = st;
 
+  switch (slot.task.kind()) {
+    case task_kind::thread:
+      start_thread_attempt(st, slot.task.thread_body());
+      return;
+    case task_kind::process:
+      st->bus = bus_;
+      start_process_attempt(st, slot.task.process_spec());
+      return;
+    default:
+      break;
+  }
   // Not assigned over a default awaitable: that leaks the replaced frame in Asio 1.26.
   std::optional<asio::awaitable<core::outcome>> aw;
   try {
@@ -307,6 +319,10 @@ void supervisor_impl::perform(core::stop_attempt& a) {
   const auto& st = slots_[a.id].attempt;
   if (!st || st->generation != a.generation) return;
   st->stop.request_stop();
+  if (auto r = st->runner.lock()) {
+    r->stop(*st);  // a thread or process attempt: its own ladder
+    return;
+  }
   // The cancellation signal belongs to the attempt's strand: emit it there.
   asio::post(st->executor, [st] { st->cancel.emit(asio::cancellation_type::terminal); });
 }
@@ -315,8 +331,12 @@ void supervisor_impl::perform(core::abandon_attempt& a) {
   // A coroutine cannot be destroyed while it may be running on another thread: it is
   // abandoned. Its frame goes when it next resumes and finishes (it was cancelled), and its late
   // completion is ignored by generation.
+  // A thread is abandoned the same way (it is reported, never joined by the supervisor); a
+  // process gets SIGKILL and is reaped by its runner.
   auto& st = slots_[a.id].attempt;
-  if (st && st->generation == a.generation) st->stop.request_stop();
+  if (!st || st->generation != a.generation) return;
+  st->stop.request_stop();
+  if (auto r = st->runner.lock()) r->abandon(*st);
 }
 
 void supervisor_impl::perform(core::check_heartbeat& a) {

@@ -24,6 +24,7 @@
 namespace vigil::detail {
 
 class supervisor_impl;
+struct attempt_runner;
 
 /// What a child keeps across attempts and shares with its attempts' contexts.
 struct child_shared {
@@ -47,6 +48,8 @@ struct attempt_state {
   boost::asio::cancellation_signal cancel;  // emitted only on `executor`
   std::atomic<std::int64_t> last_beat{0};   // ns since the clock's epoch
   std::atomic<bool> ready_sent{false};
+  std::weak_ptr<attempt_runner> runner;  // thread and process attempts: their stop ladder
+  std::shared_ptr<event_bus> bus;        // process attempts publish process_output here
 
   explicit attempt_state(boost::asio::strand<boost::asio::any_io_executor> ex)
       : executor(std::move(ex)) {}

@@ -37,7 +37,8 @@ void wait_for_stop(const vigil::context& ctx) {
   cv.wait(lock, ctx.stop_token(), [] { return false; });
 }
 
-// A gate a thread can block on regardless of stop requests (a task that ignores its stop).
+// A gate a thread can block on regardless of stop requests (a task that ignores its stop). Held
+// by shared_ptr: the abandoned thread may still be inside wait() when the test body ends.
 struct gate {
   std::mutex m;
   std::condition_variable cv;
@@ -70,21 +71,23 @@ TEST_F(thread_tasks, returned_outcomes_and_exceptions_map_like_coroutine_tasks) 
   // thrown fatal_error and a void body; each final result carries the expected outcome.
   vigil::supervisor sup{rt};
   const auto once = vigil::restart::never;
-  sup.add({.name = "ok", .task = vigil::thread([](vigil::context) { return vigil::success(); }),
+  sup.add({.name = "ok",
+           .task = vigil::thread([](vigil::context) { return vigil::success(); }),
            .restart = once});
   sup.add({.name = "fails",
            .task = vigil::thread([](vigil::context) { return vigil::failure("disk full"); }),
            .restart = once});
-  sup.add({.name = "throws", .task = vigil::thread([](vigil::context) -> vigil::outcome {
-             throw std::runtime_error("bad input");
-           }),
+  sup.add({.name = "throws",
+           .task = vigil::thread(
+               [](vigil::context) -> vigil::outcome { throw std::runtime_error("bad input"); }),
            .restart = once});
-  sup.add({.name = "fatal", .task = vigil::thread([](vigil::context) -> vigil::outcome {
-             throw vigil::fatal_error("corrupt");
-           }),
+  sup.add({.name = "fatal",
+           .task = vigil::thread(
+               [](vigil::context) -> vigil::outcome { throw vigil::fatal_error("corrupt"); }),
            .restart = once});
   std::atomic<bool> ran{false};
-  sup.add({.name = "void", .task = vigil::thread([&](vigil::context) { ran = true; }),
+  sup.add({.name = "void",
+           .task = vigil::thread([&](vigil::context) { ran = true; }),
            .restart = once});
 
   EXPECT_EQ(sup.outcome("ok").status, vigil::final_status::completed);
@@ -130,11 +133,11 @@ TEST_F(thread_tasks, stop_is_delivered_through_the_stop_token) {
   vigil::supervisor sup{rt};
   std::atomic<bool> running{false};
   sup.add({.name = "blocker", .task = vigil::thread([&](vigil::context ctx) {
-             ctx.ready();
-             running = true;
-             wait_for_stop(ctx);
-             return vigil::success();
-           })});
+                                ctx.ready();
+                                running = true;
+                                wait_for_stop(ctx);
+                                return vigil::success();
+                              })});
   ASSERT_TRUE(eventually([&] { return running.load(); }));
   EXPECT_TRUE(eventually([&] { return sup.status("blocker").ready; }));
   sup.stop("blocker");
@@ -170,12 +173,12 @@ TEST_F(thread_tasks, a_thread_ignoring_its_stop_is_abandoned_and_the_next_attemp
   // 1's thread still runs; releasing the gate lets the abandoned thread finish and be cleaned up.
   vigil::supervisor sup{rt};
   vt::event_recorder rec(sup);
-  gate g;
+  auto g = std::make_shared<gate>();
   std::atomic<int> started{0};
   sup.add({.name = "stubborn",
-           .task = vigil::thread([&](vigil::context ctx) {
+           .task = vigil::thread([&, g](vigil::context ctx) {
              if (++started == 1) {
-               g.wait();  // ignores ctx.stop_token()
+               g->wait();  // ignores ctx.stop_token()
                return vigil::success();
              }
              ctx.status("second attempt");
@@ -186,12 +189,15 @@ TEST_F(thread_tasks, a_thread_ignoring_its_stop_is_abandoned_and_the_next_attemp
            .timeout = 30ms,
            .shutdown = 20ms});
   ASSERT_TRUE(eventually([&] { return started.load() >= 2; }));
-  EXPECT_EQ(rec.count(vigil::event_kind::stop_timed_out, "root/stubborn"), 1u);
-  EXPECT_EQ(rec.count(vigil::event_kind::attempt_timed_out, "root/stubborn"), 1u);
+  // Events reach the recorder asynchronously.
+  EXPECT_TRUE(eventually(
+      [&] { return rec.count(vigil::event_kind::stop_timed_out, "root/stubborn") == 1; }));
+  EXPECT_TRUE(eventually(
+      [&] { return rec.count(vigil::event_kind::attempt_timed_out, "root/stubborn") == 1; }));
   // Both threads exist now: the abandoned one and attempt 2's.
   EXPECT_GE(vigil::detail::live_task_threads(), threads_before + 2);
 
-  g.release();
+  g->release();
   sup.shutdown();
   EXPECT_TRUE(sup.wait().ok());
   EXPECT_EQ(sup.outcome("stubborn").total_attempts, 2u);
@@ -201,12 +207,12 @@ TEST_F(thread_tasks, abandoned_thread_reports_itself_in_the_status_text) {
   // stop() on a thread that ignores it: after the 20 ms shutdown the stop completes, forced,
   // and the status text says the attempt was abandoned.
   vigil::supervisor sup{rt};
-  gate g;
+  auto g = std::make_shared<gate>();
   std::atomic<bool> running{false};
   sup.add({.name = "deaf",
-           .task = vigil::thread([&](vigil::context) {
+           .task = vigil::thread([&, g](vigil::context) {
              running = true;
-             g.wait();
+             g->wait();
              return vigil::success();
            }),
            .shutdown = 20ms});
@@ -217,7 +223,7 @@ TEST_F(thread_tasks, abandoned_thread_reports_itself_in_the_status_text) {
   ASSERT_TRUE(st.final.has_value());
   EXPECT_TRUE(st.final->forced);
   EXPECT_NE(st.status_text.find("abandoned"), std::string::npos) << st.status_text;
-  g.release();
+  g->release();
   sup.shutdown();
   EXPECT_TRUE(sup.wait().ok());
 }
@@ -226,14 +232,14 @@ TEST_F(thread_tasks, shutdown_never_hangs_on_an_abandoned_thread_which_later_cle
   // Shutdown with a thread that ignores its stop: wait() returns once the child's 20 ms shutdown
   // has passed (the result ok, the child stopped and forced); the supervisor is then destroyed,
   // and the thread, released afterwards, finishes and releases itself.
-  gate g;
+  auto g = std::make_shared<gate>();
   std::atomic<bool> running{false};
   {
     vigil::supervisor sup{rt};
     sup.add({.name = "deaf",
-             .task = vigil::thread([&](vigil::context) {
+             .task = vigil::thread([&, g](vigil::context) {
                running = true;
-               g.wait();
+               g->wait();
                return vigil::success();
              }),
              .shutdown = 20ms});
@@ -246,7 +252,7 @@ TEST_F(thread_tasks, shutdown_never_hangs_on_an_abandoned_thread_which_later_cle
     EXPECT_TRUE(f.forced);
     EXPECT_EQ(vigil::detail::live_task_threads(), threads_before + 1);
   }
-  g.release();  // TearDown waits for the thread count to come back
+  g->release();  // TearDown waits for the thread count to come back
 }
 
 }  // namespace

@@ -124,8 +124,8 @@ task make_thread_task(thread_task fn);
 /// that ignores it past the child's shutdown timeout is abandoned: reported (stop_timed_out,
 /// status text "abandoned …"), never awaited again, and left to finish on its own.
 template <class F>
-requires(std::is_invocable_r_v<outcome, F&, context> || std::is_invocable_v<F&, context>)
-task thread(F fn) {
+requires(std::is_invocable_r_v<outcome, F&, context> || std::is_invocable_v<F&, context>) task
+    thread(F fn) {
   if constexpr (std::is_void_v<std::invoke_result_t<F&, context>>) {
     return make_thread_task([fn = std::move(fn)](context ctx) mutable {
       fn(std::move(ctx));

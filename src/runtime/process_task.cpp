@@ -331,9 +331,20 @@ class process_runner final : public attempt_runner,
     siginfo_t info{};
     // Peek first (WNOWAIT): the leader stays a zombie, so its pid, which is the process group's
     // id, cannot be reused while the rest of the group is killed below.
-    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
-        info.si_pid == 0) {
-      if (info.si_pid == 0 || errno == EINTR) wait_exit();
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+      const int err = errno;
+      if (err == EINTR) {
+        wait_exit();
+        return;
+      }
+      // ECHILD: something else in this process reaped it (a SIGCHLD handler calling
+      // waitpid(-1)); its exit status is lost, but the attempt must still end.
+      reaped_ = true;
+      finish(core::failure("lost track of '" + opts_->argv.front() + "': " + errno_text(err)));
+      return;
+    }
+    if (info.si_pid == 0) {
+      wait_exit();
       return;
     }
     // Whatever is left of its process group goes with it (like systemd's KillMode=control-group,
@@ -350,8 +361,13 @@ class process_runner final : public attempt_runner,
       o = core::outcome{core::outcome_kind::signalled, info.si_status,
                         "killed by " + signal_name(info.si_status), nullptr};
     }
+    finish(std::move(o));
+  }
+
+  void finish(core::outcome o) {
     // Everything the process wrote is in the pipes by now: read it to the end (or to what
-    // is available, when a member that left the group still holds a pipe) and finish.
+    // is available, when a member that left the group still holds a pipe), close every
+    // descriptor, and only then report.
     drain(out_, true);
     drain(err_, true);
     if (notify_.is_open()) read_notify();

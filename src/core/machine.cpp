@@ -63,6 +63,9 @@ struct supervisor_machine::child {
   bool startup_wait = false;         // pending behind a child that is not ready yet
   bool in_group = false;             // part of the pending group restart
   bool counted_starting = false;     // started, waiting for ready() (wait_ready)
+  bool setup_done = false;           // setup ran successfully
+  std::uint64_t setup_token = 0;     // the setup run in flight, or 0
+  bool asking = false;               // waiting for should_restart's answer
   time_point startup_at{};           // startup_timeout deadline
 };
 
@@ -194,6 +197,19 @@ void supervisor_machine::emit(event e) {
 }
 
 std::optional<action> supervisor_machine::next_action() {
+  if (actions_.empty() && !pending_erase_.empty()) {
+    // remove_on_exit children go once their final result is out (outcome waiters resolved),
+    // here, where no machine code is still holding a reference to them.
+    const auto due = std::move(pending_erase_);
+    pending_erase_.clear();
+    for (const auto& [id, at] : due) {
+      child* c = get(id);
+      if (c != nullptr && !c->live && is_terminal(c->state) && c->policy->remove_on_exit) {
+        complete_waiters(*c);
+        erase(*c, at);
+      }
+    }
+  }
   if (actions_.empty()) return std::nullopt;
   action a = std::move(actions_.front());
   actions_.pop_front();
@@ -427,6 +443,15 @@ void supervisor_machine::request_start(child& c, time_point now) {
     if (!c.startup_wait) {
       c.startup_wait = true;
       startup_queue_.push_back(c.id);
+    }
+    return;
+  }
+  if (c.policy->has_setup && !c.setup_done) {
+    // §11: setup runs once, before the first attempt, off the strand.
+    c.state = child_state::pending;
+    if (c.setup_token == 0) {
+      c.setup_token = ++generation_;
+      actions_.emplace_back(run_setup{c.id, c.setup_token});
     }
     return;
   }
@@ -672,11 +697,13 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
       finish(c, final_status::completed, now);
       return;
     }
-    // Periodic: the interval counts from the end of the attempt, and never sooner than 1 ms
-    // after the last start (no hot loop). Successes do not count against the intensity.
-    const duration spacing = c.attempt_started + min_restart_spacing - now;
-    ++c.restarts_auto;  // a rerun is an automatic restart, but never costs intensity
-    schedule_restart(c, std::max(p.interval, spacing), delay_source::interval, now);
+    if (p.has_should_restart) {
+      c.asking = true;
+      c.state = child_state::pending;
+      actions_.emplace_back(ask_should_restart{c.id, c.generation, o});
+      return;
+    }
+    rerun(c, now);
     return;
   }
   // A retryable failure.
@@ -696,6 +723,26 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
              "'" + c.name + "' used up max_retries = " + std::to_string(*p.max_retries), now);
     return;
   }
+  if (p.has_should_restart) {
+    // §11: consulted only when the policy would restart; the answer comes back later.
+    c.asking = true;
+    c.state = child_state::pending;
+    actions_.emplace_back(ask_should_restart{c.id, c.generation, o});
+    return;
+  }
+  restart_after_failure(c, now);
+}
+
+void supervisor_machine::rerun(child& c, time_point now) {
+  // Periodic: the interval counts from the end of the attempt, and never sooner than 1 ms
+  // after the last start (no hot loop). Successes do not count against the intensity.
+  const duration spacing = c.attempt_started + min_restart_spacing - now;
+  ++c.restarts_auto;  // a rerun is an automatic restart, but never costs intensity
+  schedule_restart(c, std::max(c.policy->interval, spacing), delay_source::interval, now);
+}
+
+void supervisor_machine::restart_after_failure(child& c, time_point now) {
+  const child_policy& p = *c.policy;
   // A group restart already under way absorbs this failure: one round, counted once.
   if (!group_.active && intensity_.record(now)) {
     // The breaching child may be the last active one: it must not end the supervisor as idle
@@ -787,6 +834,9 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
     std::erase(startup_queue_, c.id);
     c.startup_wait = false;
   }
+  c.asking = false;
+  c.setup_token = 0;
+  if (c.policy->remove_on_exit) pending_erase_.emplace_back(c.id, now);
   c.dep_wait = false;
   if (c.in_group) leave_group(c);
   c.final = final_result{status, c.attempts, c.last.value_or(outcome{}), c.forced_last};
@@ -1234,6 +1284,45 @@ void supervisor_machine::end(time_point now) {
 }
 
 // ---------------------------------------------------------------- reports from attempts
+
+void supervisor_machine::on_setup_done(child_id id, std::uint64_t token,
+                                       std::optional<outcome> failed, time_point now) {
+  child* c = get(id);
+  if (c == nullptr || c->setup_token == 0 || c->setup_token != token || c->live) return;
+  c->setup_token = 0;
+  if (failed) {
+    failed->kind = outcome_kind::failure;
+    if (events_enabled_) {
+      event e = make_event(event_kind::attempt_failed, *c, now);
+      e.outcome = outcome_kind::failure;
+      e.reason = "setup failed: " + failed->reason;
+      emit(std::move(e));
+    }
+    record_outcome(*c, *failed, now);
+    finish(*c, final_status::setup_failed, now);
+    return;
+  }
+  c->setup_done = true;
+  if (phase_ == phase::running && c->state == child_state::pending) request_start(*c, now);
+}
+
+void supervisor_machine::on_should_restart(child_id id, std::uint64_t generation, bool restart_it,
+                                           time_point now) {
+  child* c = get(id);
+  if (c == nullptr || !c->asking || c->generation != generation || c->live) return;
+  c->asking = false;
+  if (phase_ != phase::running) return;
+  if (!restart_it) {
+    if (events_enabled_) emit(make_event(event_kind::restart_prevented, *c, now));
+    finish(*c, final_status::restart_prevented, now);
+    return;
+  }
+  if (c->last && c->last->is_success()) {
+    rerun(*c, now);
+  } else {
+    restart_after_failure(*c, now);
+  }
+}
 
 void supervisor_machine::on_ready(child_id id, std::uint64_t generation, time_point now) {
   child* c = get(id);

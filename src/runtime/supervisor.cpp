@@ -40,7 +40,8 @@ supervisor_impl::supervisor_impl(asio::any_io_executor ex, supervisor_options op
           resolve_policy(child_spec{}, opts_.child_defaults))),
       machine_(
           core::supervisor_policy{opts_.strategy, opts_.intensity, opts_.grace,
-                                  opts_.max_concurrent, opts_.max_children, opts_.exit_when_idle},
+                                  opts_.max_concurrent, opts_.max_children, opts_.exit_when_idle,
+                                  opts_.auto_shutdown, opts_.dead_threshold},
           path_, opts_.seed.value_or(fresh_seed())),
       bus_(std::make_shared<event_bus>(pool_)) {
   if (!core::is_valid_child_name(opts_.name)) {
@@ -97,7 +98,8 @@ void supervisor_impl::add(child_spec spec, command_reply r) {
         }
         const bool defaults_only = !spec.restart && !spec.backoff && !spec.interval &&
                                    !spec.max_retries && !spec.stable_after && !spec.timeout &&
-                                   !spec.heartbeat_timeout && !spec.shutdown;
+                                   !spec.heartbeat_timeout && !spec.shutdown && !spec.wait_ready &&
+                                   !spec.startup_timeout && !spec.significant && !spec.on_exhausted;
         try {
           // Children without overrides share one policy object.
           policy = defaults_only ? self->default_policy_
@@ -108,7 +110,7 @@ void supervisor_impl::add(child_spec spec, command_reply r) {
           return;
         }
         auto res = self->machine_.add_child(spec.name, std::move(policy), spec.task.kind(),
-                                            self->clock_.now());
+                                            self->clock_.now(), spec.depends_on);
         // add_child queued its actions; the slot is filled before pump() performs them.
         if (res) {
           if (self->slots_.size() <= res.id) self->slots_.resize(res.id + 1);
@@ -374,6 +376,16 @@ void supervisor_impl::perform(core::supervisor_ended&) {
   for (auto& slot : slots_) slot.task = vigil::task{};
   cancel_timer();
   finish_after_drain();
+}
+
+void supervisor_impl::perform(core::run_setup& a) {
+  // No setup hook is wired to child_spec yet (TODO(#6)): a setup step succeeds at once.
+  machine_.on_setup_done(a.id, a.token, std::nullopt, clock_.now());
+}
+
+void supervisor_impl::perform(core::ask_should_restart& a) {
+  // No should_restart hook is wired to child_spec yet (TODO(#6)): the policy decides.
+  machine_.on_should_restart(a.id, a.generation, true, clock_.now());
 }
 
 // ---------------------------------------------------------------- the one timer

@@ -104,6 +104,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   void perform(core::child_erased& a);
   void perform(core::command_done& a);
   void perform(core::supervisor_ended& a);
+  void perform(core::run_setup& a);
+  void perform(core::ask_should_restart& a);
   void arm_timer();
   void on_timer(const std::shared_ptr<boost::asio::cancellation_signal>& sig);
   void cancel_timer();

@@ -54,12 +54,34 @@ void simulator::drain() {
             } else if constexpr (std::is_same_v<T, child_erased>) {
               log_.push_back("erased " + name_of(x.id));
               names_.erase(x.id);
+            } else if constexpr (std::is_same_v<T, run_setup> ||
+                                 std::is_same_v<T, ask_should_restart>) {
+              answers_.emplace_back(x);
             } else if constexpr (std::is_same_v<T, supervisor_ended>) {
               result_ = x.result;
               log_.push_back("ended " + std::string(to_string(x.result.reason)));
             }
           },
           *a);
+    }
+    if (!answers_.empty()) {
+      auto due = std::move(answers_);
+      answers_.clear();
+      for (auto& a : due) {
+        if (const auto* setup = std::get_if<run_setup>(&a)) {
+          const auto it = setup_results_.find(name_of(setup->id));
+          std::optional<outcome> failed;
+          if (it != setup_results_.end() && it->second) failed = failure(*it->second);
+          log_.push_back("setup " + name_of(setup->id) + (failed ? " failed" : " ok"));
+          m_.on_setup_done(setup->id, setup->token, std::move(failed), now_);
+        } else if (const auto* ask = std::get_if<ask_should_restart>(&a)) {
+          const auto it = should_restart_.find(name_of(ask->id));
+          const bool yes = it == should_restart_.end() || it->second;
+          log_.push_back("ask " + name_of(ask->id) + (yes ? " yes" : " no"));
+          m_.on_should_restart(ask->id, ask->generation, yes, now_);
+        }
+      }
+      continue;
     }
     if (stopping_.empty()) return;
     auto due = std::move(stopping_);
@@ -151,6 +173,14 @@ void simulator::set_stubborn(const std::string& name, bool stubborn) {
   }
   std::erase_if(ignored_, [id](const auto& p) { return p.first == id; });
   drain();
+}
+
+void simulator::set_setup_result(const std::string& name, std::optional<std::string> failure) {
+  setup_results_[name] = std::move(failure);
+}
+
+void simulator::set_should_restart(const std::string& name, bool answer) {
+  should_restart_[name] = answer;
 }
 
 void simulator::advance(duration d) {

@@ -325,4 +325,66 @@ TEST(shutdown, a_timeout_during_shutdown_does_not_stop_a_dependency_early) {
   ASSERT_TRUE(sim.result().has_value());
 }
 
+TEST(hooks, setup_runs_once_before_the_first_attempt_and_its_failure_is_final) {
+  // §11: setup runs once (not before restarts); a failing setup ends the child setup_failed
+  // with no attempt at all, and fails its pending dependents.
+  simulator sim;
+  child_policy p = plain();
+  p.has_setup = true;
+  ASSERT_TRUE(sim.add("ok", p));
+  sim.fail("ok");
+  sim.advance(1s);
+  EXPECT_EQ(sim.starts("ok"), 2u);
+  EXPECT_EQ(std::count(sim.log().begin(), sim.log().end(), "setup ok ok"), 1);
+  sim.set_setup_result("bad", "no config");
+  ASSERT_TRUE(sim.add("bad", p));
+  ASSERT_TRUE(sim.add("user", plain(), {"bad"}));
+  EXPECT_EQ(sim.starts("bad"), 0u);
+  const auto i = sim.info("bad");
+  ASSERT_TRUE(i.final.has_value());
+  EXPECT_EQ(i.final->status, final_status::setup_failed);
+  EXPECT_EQ(i.final->last.reason, "no config");
+  EXPECT_EQ(sim.info("user").state, child_state::dependency_failed);
+}
+
+TEST(hooks, should_restart_is_asked_only_when_the_policy_would_restart) {
+  // A never-child is not asked; an on_failure child is asked after each failure, and "no"
+  // ends it with restart_prevented and a restart_prevented event.
+  simulator sim;
+  child_policy asked = plain();
+  asked.has_should_restart = true;
+  child_policy never = plain(restart::never);
+  never.has_should_restart = true;
+  ASSERT_TRUE(sim.add("once", never));
+  sim.fail("once");
+  ASSERT_TRUE(sim.add("w", asked));
+  sim.fail("w");
+  sim.advance(1s);
+  EXPECT_EQ(sim.starts("w"), 2u);
+  sim.set_should_restart("w", false);
+  sim.fail("w");
+  sim.advance(5s);
+  EXPECT_EQ(sim.starts("w"), 2u);
+  EXPECT_EQ(sim.info("w").final->status, final_status::restart_prevented);
+  EXPECT_EQ(sim.count(event_kind::restart_prevented, "w"), 1u);
+  EXPECT_EQ(std::count_if(sim.log().begin(), sim.log().end(),
+                          [](const std::string& l) { return l.rfind("ask once", 0) == 0; }),
+            0);
+  EXPECT_EQ(std::count_if(sim.log().begin(), sim.log().end(),
+                          [](const std::string& l) { return l.rfind("ask w", 0) == 0; }),
+            2);
+}
+
+TEST(retention, remove_on_exit_children_disappear_once_terminal_and_free_their_name) {
+  // §13.8: a fire-and-forget child is erased after its final result; its name is free again.
+  simulator sim;
+  child_policy p = plain(restart::never);
+  p.remove_on_exit = true;
+  ASSERT_TRUE(sim.add("job", p));
+  sim.succeed("job");
+  EXPECT_TRUE(sim.children().empty());
+  EXPECT_EQ(sim.count(event_kind::child_removed, "job"), 1u);
+  EXPECT_TRUE(sim.add("job", p));
+}
+
 }  // namespace

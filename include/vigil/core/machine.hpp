@@ -113,6 +113,17 @@ struct check_heartbeat {
   child_id id;
   std::uint64_t generation;
 };
+/// Run the child's setup once, off the supervisor's strand; answer with on_setup_done(token).
+struct run_setup {
+  child_id id;
+  std::uint64_t token;
+};
+/// Ask the child's should_restart hook about `last`; answer with on_should_restart().
+struct ask_should_restart {
+  child_id id;
+  std::uint64_t generation;
+  outcome last;
+};
 /// Publish an event to subscribers (seq and wall time are assigned by the shell).
 struct publish_event {
   event ev;
@@ -136,9 +147,9 @@ struct supervisor_ended {
   supervisor_result result;
 };
 
-using action =
-    std::variant<start_attempt, stop_attempt, abandon_attempt, check_heartbeat, publish_event,
-                 child_finished, child_erased, command_done, supervisor_ended>;
+using action = std::variant<start_attempt, stop_attempt, abandon_attempt, check_heartbeat,
+                            publish_event, child_finished, child_erased, command_done,
+                            supervisor_ended, run_setup, ask_should_restart>;
 
 /// The decision logic of one supervisor. Pure: no clocks, threads or I/O; time and randomness
 /// are arguments. Not thread-safe: the shell owns it on one strand. Every input is validated
@@ -183,6 +194,12 @@ class supervisor_machine {
   void on_ready(child_id id, std::uint64_t generation, time_point now);
   /// The answer to check_heartbeat: the attempt's last heartbeat (or its start) was at `last`.
   void on_heartbeat(child_id id, std::uint64_t generation, time_point last, time_point now);
+  /// The setup step asked for by run_setup ended: `failed` holds its failure, if any
+  /// (final status setup_failed, no attempt). A stale token is ignored.
+  void on_setup_done(child_id id, std::uint64_t token, std::optional<outcome> failed,
+                     time_point now);
+  /// The should_restart hook answered: false ends the child with restart_prevented.
+  void on_should_restart(child_id id, std::uint64_t generation, bool restart_it, time_point now);
   /// Time has reached `now`; a spurious call is harmless.
   void on_deadline(time_point now);
   /// Ends the supervisor if exit_when_idle is set and every child is terminal.
@@ -288,6 +305,8 @@ class supervisor_machine {
   void absorb_in_group(child& c, time_point now);
   void escalate(child& c, exit_reason reason, const std::string& why, time_point now);
   void mark_ready(child& c, time_point now);
+  void rerun(child& c, time_point now);
+  void restart_after_failure(child& c, time_point now);
   void end(time_point now);
   void force(child& c, time_point now);
 
@@ -330,6 +349,7 @@ class supervisor_machine {
     time_point start_at{};
   } group_;
   std::uint32_t dead_count_ = 0;  // children that ended dead, exhausted or quarantined
+  std::vector<std::pair<child_id, time_point>> pending_erase_;  // remove_on_exit children
   std::uint32_t result_dead_ = 0;
   std::uint32_t result_total_ = 0;
   child_id shutdown_cursor_ = no_child;

@@ -101,9 +101,12 @@ struct child_policy {
   duration heartbeat_timeout{};                 ///< zero: no watchdog
   duration shutdown = std::chrono::seconds(5);  ///< brutal: force at once; infinity: wait forever
   core::on_exhausted on_exhausted_action = on_exhausted::escalate;
-  bool wait_ready = false;     ///< later children and dependents wait for ctx.ready()
-  duration startup_timeout{};  ///< bound on the wait for ready(); zero: none
-  bool significant = false;    ///< its completion can end the supervisor (auto_shutdown)
+  bool wait_ready = false;          ///< later children and dependents wait for ctx.ready()
+  duration startup_timeout{};       ///< bound on the wait for ready(); zero: none
+  bool significant = false;         ///< its completion can end the supervisor (auto_shutdown)
+  bool remove_on_exit = false;      ///< retention: delete the child once it is terminal
+  bool has_setup = false;           ///< a setup step runs once before the first attempt
+  bool has_should_restart = false;  ///< ask should_restart before each automatic restart
 };
 
 /// Rejects negative durations with vigil::error(invalid_argument) naming the field.

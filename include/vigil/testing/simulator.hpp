@@ -47,6 +47,12 @@ class simulator {
   /// turning it off honours a stop the live attempt ignored.
   void set_stubborn(const std::string& name, bool stubborn = true);
 
+  /// How the child's setup step ends (policy.has_setup): with `failure` set it fails,
+  /// otherwise it succeeds (the default). Answered at once.
+  void set_setup_result(const std::string& name, std::optional<std::string> failure);
+  /// What the child's should_restart hook answers (policy.has_should_restart); default true.
+  void set_should_restart(const std::string& name, bool answer);
+
   /// Moves virtual time forward by `d`, firing every deadline on the way, in order.
   void advance(core::duration d);
   /// Runs until no deadline is left or `limit` has passed.
@@ -96,6 +102,9 @@ class simulator {
   std::vector<std::string> log_;
   std::optional<core::supervisor_result> result_;
   std::size_t overlapping_starts_ = 0;
+  std::map<std::string, std::optional<std::string>> setup_results_;
+  std::map<std::string, bool> should_restart_;
+  std::vector<core::action> answers_;  // hook answers due after the current batch
 };
 
 }  // namespace vigil::testing

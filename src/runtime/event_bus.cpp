@@ -91,28 +91,28 @@ std::shared_ptr<subscriber_state> event_bus::subscribe(event_handler fn, subscri
   auto s = std::make_shared<subscriber_state>(std::move(fn), std::max<std::size_t>(1, opts.queue),
                                               boost::asio::make_strand(ex_));
   s->bus = weak_from_this();
-  std::function<void(bool)> change;
+  std::vector<std::function<void(bool)>> listeners;
   {
     std::lock_guard lock(m_);
     subs_.push_back(s);
     any_.store(true);
-    change = change_fn_;
+    listeners = listeners_;
   }
-  if (change) change(true);
+  for (auto& l : listeners) l(true);
   return s;
 }
 
 void event_bus::unsubscribe(const subscriber_state* s) {
-  std::function<void(bool)> change;
+  std::vector<std::function<void(bool)>> listeners;
   bool any = false;
   {
     std::lock_guard lock(m_);
     std::erase_if(subs_, [s](const auto& p) { return p.get() == s; });
     any = !subs_.empty();
     any_.store(any);
-    change = change_fn_;
+    listeners = listeners_;
   }
-  if (change) change(any);
+  for (auto& l : listeners) l(any);
   check_idle();
 }
 
@@ -148,9 +148,9 @@ void event_bus::check_idle() {
   fn();
 }
 
-void event_bus::on_change(std::function<void(bool)> fn) {
+void event_bus::add_listener(std::function<void(bool)> fn) {
   std::lock_guard lock(m_);
-  change_fn_ = std::move(fn);
+  listeners_.push_back(std::move(fn));
 }
 
 }  // namespace vigil::detail

@@ -56,8 +56,9 @@ class event_bus : public std::enable_shared_from_this<event_bus> {
   /// Calls `fn` (from a subscriber's strand or at once) when the bus becomes idle.
   void notify_when_idle(std::function<void()> fn);
 
-  /// Sets a listener for the subscriber-count changes (called without bus locks held).
-  void on_change(std::function<void(bool)> fn);
+  /// Adds a listener for subscriber-count changes (called without bus locks held); every
+  /// supervisor of a tree listens to the tree's one bus.
+  void add_listener(std::function<void(bool)> fn);
 
  private:
   static void drain(const std::shared_ptr<subscriber_state>& s);
@@ -70,7 +71,7 @@ class event_bus : public std::enable_shared_from_this<event_bus> {
   std::uint64_t seq_ = 0;
   std::atomic<bool> any_{false};
   std::function<void()> idle_fn_;
-  std::function<void(bool)> change_fn_;
+  std::vector<std::function<void(bool)>> listeners_;
 };
 
 }  // namespace vigil::detail

@@ -95,6 +95,11 @@ std::vector<child_info> handle::children() const {
   });
 }
 
+std::vector<child_info> handle::tree() const {
+  return blocking_query<std::vector<child_info>>(
+      impl_, "tree", {}, [&](detail::list_reply r) { detail::send_tree(impl_, std::move(r)); });
+}
+
 final_result handle::outcome(std::string_view name) const {
   return blocking_query<final_result>(impl_, "outcome", name, [&](detail::final_reply r) {
     detail::send_outcome(impl_, std::string(name), std::move(r));
@@ -148,6 +153,7 @@ supervisor::supervisor(boost::asio::any_io_executor ex, supervisor_options optio
     : handle(std::make_shared<detail::supervisor_impl>(std::move(ex), std::move(options), clk),
              nullptr) {
   owner_ = make_owner(impl_);
+  impl_->listen();
 }
 
 supervisor::~supervisor() = default;

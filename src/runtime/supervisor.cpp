@@ -30,12 +30,13 @@ std::uint64_t fresh_seed() {
 }  // namespace
 
 supervisor_impl::supervisor_impl(asio::any_io_executor ex, supervisor_options opts,
-                                 vigil::clock& clk)
+                                 vigil::clock& clk, std::shared_ptr<const std::string> path,
+                                 std::shared_ptr<event_bus> bus)
     : pool_(std::move(ex)),
       strand_(asio::make_strand(pool_)),
       clock_(clk),
       opts_(std::move(opts)),
-      path_(std::make_shared<const std::string>(opts_.name)),
+      path_(path ? std::move(path) : std::make_shared<const std::string>(opts_.name)),
       default_policy_(std::make_shared<const core::child_policy>(
           resolve_policy(child_spec{}, opts_.child_defaults))),
       machine_(
@@ -43,7 +44,7 @@ supervisor_impl::supervisor_impl(asio::any_io_executor ex, supervisor_options op
                                   opts_.max_concurrent, opts_.max_children, opts_.exit_when_idle,
                                   opts_.auto_shutdown, opts_.dead_threshold},
           path_, opts_.seed.value_or(fresh_seed())),
-      bus_(std::make_shared<event_bus>(pool_)) {
+      bus_(bus ? std::move(bus) : std::make_shared<event_bus>(pool_)) {
   if (!core::is_valid_child_name(opts_.name)) {
     throw error(errc::invalid_argument, "supervisor_options.name '" + opts_.name +
                                             "' is invalid: use 1 to 128 characters of letters, "
@@ -96,6 +97,8 @@ void supervisor_impl::add(child_spec spec, command_reply r) {
                       "child '" + spec.name + "' has no task");
           return;
         }
+        // A nested supervisor stops its own children first: no forced stop unless asked for.
+        if (spec.task.kind() == task_kind::supervisor && !spec.shutdown) spec.shutdown = infinity;
         const bool defaults_only = !spec.restart && !spec.backoff && !spec.interval &&
                                    !spec.max_retries && !spec.stable_after && !spec.timeout &&
                                    !spec.heartbeat_timeout && !spec.shutdown && !spec.wait_ready &&
@@ -197,6 +200,52 @@ void supervisor_impl::children(list_reply r) {
   });
 }
 
+void supervisor_impl::tree(std::function<void(std::vector<core::child_info>)> done) {
+  asio::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
+    // Each nested supervisor answers from its own strand; the parts are spliced in start
+    // order once the last one has answered.
+    struct gather {
+      std::mutex m;
+      std::vector<std::vector<core::child_info>> parts;
+      std::size_t pending = 1;
+      std::function<void(std::vector<core::child_info>)> done;
+      void arrived() {
+        std::vector<core::child_info> all;
+        {
+          std::lock_guard lock(m);
+          if (--pending != 0) return;
+          for (auto& p : parts) std::move(p.begin(), p.end(), std::back_inserter(all));
+        }
+        done(std::move(all));
+      }
+    };
+    auto g = std::make_shared<gather>();
+    g->done = std::move(done);
+    const auto ids = self->machine_.children();
+    g->parts.resize(ids.size());
+    std::vector<std::pair<std::size_t, std::shared_ptr<supervisor_impl>>> nested;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      g->parts[i].push_back(self->info_of(ids[i]));
+      const auto& st = ids[i] < self->slots_.size() ? self->slots_[ids[i]].attempt : nullptr;
+      if (st) {
+        if (auto n = nested_of(*st)) nested.emplace_back(i, std::move(n));
+      }
+    }
+    g->pending += nested.size();
+    for (auto& [i, n] : nested) {
+      n->tree([g, i = i](std::vector<core::child_info> sub) {
+        {
+          std::lock_guard lock(g->m);
+          auto& part = g->parts[i];
+          std::move(sub.begin(), sub.end(), std::back_inserter(part));
+        }
+        g->arrived();
+      });
+    }
+    g->arrived();
+  });
+}
+
 void supervisor_impl::outcome(std::string name, final_reply r) {
   asio::post(strand_,
              [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
@@ -230,16 +279,23 @@ void supervisor_impl::shutdown() {
   });
 }
 
-subscription supervisor_impl::subscribe(event_handler fn, subscriber_options opts) {
-  if (!fn) throw error(errc::invalid_argument, "subscribe() needs a callable");
+void supervisor_impl::listen() {
   // The bus reports every change in the subscriber count (also unsubscribes), so events stop
-  // being built once nobody listens. The hook holds the supervisor weakly: no cycle.
-  bus_->on_change([w = weak_from_this()](bool) {
+  // being built once nobody listens. The listener holds the supervisor weakly: no cycle.
+  bus_->add_listener([w = weak_from_this()](bool) {
     if (auto self = w.lock()) {
-      asio::post(self->strand_,
-                 [self] { self->machine_.set_events_enabled(self->bus_->has_subscribers()); });
+      asio::post(self->strand_, [self] {
+        self->machine_.set_events_enabled(self->bus_->has_subscribers());
+      });
     }
   });
+  asio::post(strand_, [self = shared_from_this()] {
+    self->machine_.set_events_enabled(self->bus_->has_subscribers());
+  });
+}
+
+subscription supervisor_impl::subscribe(event_handler fn, subscriber_options opts) {
+  if (!fn) throw error(errc::invalid_argument, "subscribe() needs a callable");
   auto s = bus_->subscribe(std::move(fn), opts);
   // Events are built only while someone listens; the switch is ordered with later commands
   // because both go through the strand.
@@ -295,6 +351,9 @@ void supervisor_impl::perform(core::start_attempt& a) {
     case task_kind::process:
       st->bus = bus_;
       start_process_attempt(st, slot.task.process_spec());
+      return;
+    case task_kind::supervisor:
+      start_nested_attempt(st, *this, slot.task.subtree_spec());
       return;
     default:
       break;
@@ -475,6 +534,15 @@ void send_status(const std::shared_ptr<supervisor_impl>& impl, std::string name,
 void send_children(const std::shared_ptr<supervisor_impl>& impl, list_reply r) {
   require(impl);
   impl->children(std::move(r));
+}
+
+void send_tree(const std::shared_ptr<supervisor_impl>& impl, list_reply r) {
+  require(impl);
+  auto ex = impl->executor();
+  auto shared = std::make_shared<list_reply>(std::move(r));
+  impl->tree([ex, shared](std::vector<core::child_info> all) {
+    asio::post(ex, asio::append(std::move(*shared), std::error_code{}, std::move(all)));
+  });
 }
 
 void send_outcome(const std::shared_ptr<supervisor_impl>& impl, std::string name, final_reply r) {

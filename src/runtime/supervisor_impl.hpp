@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "event_bus.hpp"
+#include "hooks_impl.hpp"
 #include "vigil/core/machine.hpp"
 #include "vigil/runtime/clock.hpp"
 #include "vigil/runtime/handle.hpp"
@@ -50,6 +52,7 @@ struct attempt_state {
   std::atomic<bool> ready_sent{false};
   std::weak_ptr<attempt_runner> runner;  // thread and process attempts: their stop ladder
   std::shared_ptr<event_bus> bus;        // process attempts publish process_output here
+  std::string failure_note;              // nested supervisors: why a declared child was refused
 
   explicit attempt_state(boost::asio::strand<boost::asio::any_io_executor> ex)
       : executor(std::move(ex)) {}
@@ -63,7 +66,15 @@ struct owner_token {
 
 class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
  public:
-  supervisor_impl(boost::asio::any_io_executor ex, supervisor_options opts, vigil::clock& clk);
+  /// A root supervisor (path = its name, its own event bus), or with `path` and `bus` given, a
+  /// nested one that publishes to its tree's bus. Call listen() once it is in a shared_ptr.
+  supervisor_impl(boost::asio::any_io_executor ex, supervisor_options opts, vigil::clock& clk,
+                  std::shared_ptr<const std::string> path = nullptr,
+                  std::shared_ptr<event_bus> bus = nullptr);
+  /// Follows the bus's subscriber count: events are built only while someone listens.
+  void listen();
+  /// The tree's event bus.
+  const std::shared_ptr<event_bus>& bus() const noexcept { return bus_; }
   ~supervisor_impl();
 
   // Entry points from handles (any thread).
@@ -71,7 +82,13 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   void command(command c, std::string name, command_reply reply);
   void status(std::string name, info_reply reply);
   void children(list_reply reply);
+  /// Every child of this supervisor and, after each nested supervisor, its own tree.
+  void tree(std::function<void(std::vector<core::child_info>)> done);
   void outcome(std::string name, final_reply reply);
+  /// Adds every child of `specs` or none (§13.10: checked as a whole first); each `watch[i]`
+  /// then resolves with child i's final result. On refusal, `reply` gets the error and no
+  /// watch is called.
+  void add_all(std::vector<child_spec> specs, command_reply reply, std::vector<final_reply> watch);
   void wait(wait_reply reply);
   void shutdown();
   subscription subscribe(event_handler fn, subscriber_options opts);
@@ -91,7 +108,14 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
     std::shared_ptr<child_shared> shared;
     std::shared_ptr<attempt_state> attempt;
     std::vector<final_reply> outcome_waiters;
+    std::shared_ptr<const child_hooks> hooks;  // null: no hooks (§11)
   };
+
+  // Hooks (§11), all run off the strand on the child's hook strand.
+  core::child_id add_now(child_spec spec, command_reply r, std::optional<final_reply> watch);
+  void after_exit(core::child_id id);
+  void run_shutdown_hooks();
+  void hook_job_done();
 
   void run_command(detail::command c, const std::string& name, command_reply r);
   void pump();
@@ -133,6 +157,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   std::vector<wait_reply> waiters_;
   bool drained_ = false;
   bool draining_ = false;
+  bool shutdown_hooks_run_ = false;
+  std::uint32_t hook_jobs_ = 0;  // cleanup and on_shutdown jobs the end waits for
 };
 
 }  // namespace vigil::detail

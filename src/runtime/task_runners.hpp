@@ -33,6 +33,17 @@ void start_thread_attempt(const std::shared_ptr<attempt_state>& st, thread_task 
 void start_process_attempt(const std::shared_ptr<attempt_state>& st,
                            std::shared_ptr<const process_options> opts);
 
+class supervisor_impl;
+
+/// Runs a nested supervisor for this attempt: a fresh supervisor_impl named after the child,
+/// on the parent's executor, clock and event bus, with the declared children. The attempt ends
+/// when it ends; stop_attempt shuts it down gracefully. Sets st->runner.
+void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_impl& parent,
+                          std::shared_ptr<const subtree> spec);
+
+/// The nested supervisor running in this attempt, if it is one.
+std::shared_ptr<supervisor_impl> nested_of(const attempt_state& st);
+
 /// Threads of thread tasks that currently exist (running, or finished and not yet joined).
 std::size_t live_task_threads() noexcept;
 

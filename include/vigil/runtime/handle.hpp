@@ -40,6 +40,7 @@ void send_command(const std::shared_ptr<supervisor_impl>& impl, command c, std::
                   command_reply reply);
 void send_status(const std::shared_ptr<supervisor_impl>& impl, std::string name, info_reply r);
 void send_children(const std::shared_ptr<supervisor_impl>& impl, list_reply r);
+void send_tree(const std::shared_ptr<supervisor_impl>& impl, list_reply r);
 void send_outcome(const std::shared_ptr<supervisor_impl>& impl, std::string name, final_reply r);
 void send_wait(const std::shared_ptr<supervisor_impl>& impl, wait_reply r);
 boost::asio::any_io_executor executor_of(const std::shared_ptr<supervisor_impl>& impl);
@@ -140,6 +141,18 @@ class handle {
                                        void(std::error_code, std::vector<child_info>)>(
         [](auto h, std::shared_ptr<detail::supervisor_impl> impl) {
           detail::send_children(impl, std::move(h));
+        },
+        token, impl_);
+  }
+  /// Snapshots of the whole tree: every child in start order, each nested supervisor followed
+  /// by its own children (paths tell the levels apart).
+  std::vector<child_info> tree() const;
+  template <class CompletionToken>
+  auto async_tree(CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(std::error_code, std::vector<child_info>)>(
+        [](auto h, std::shared_ptr<detail::supervisor_impl> impl) {
+          detail::send_tree(impl, std::move(h));
         },
         token, impl_);
   }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -43,6 +44,18 @@ struct supervisor_options {
   std::optional<std::uint64_t> seed;
   /// How long the end of a supervisor waits for subscribers to drain. Default 5 s.
   duration subscriber_drain = std::chrono::seconds(5);
+};
+
+/// A nested supervisor, used as a child's task: `.task = vigil::subtree{.options = {…},
+/// .children = {…}}`. Each attempt starts a fresh supervisor (named after the child, so its
+/// children's paths are "root/child/grandchild") with exactly the declared children. It ends
+/// when that supervisor ends: normally (idle, auto_shutdown) as success; by escalation
+/// (intensity_exceeded, child_exhausted, too_many_dead) as a failure whose reason carries the
+/// cause chain. Its events go to the root's subscribers; a stop shuts it down gracefully. The
+/// child's shutdown timeout defaults to infinity (it stops its own children first).
+struct subtree {
+  supervisor_options options;
+  std::vector<child_spec> children;
 };
 
 /// Owns a running supervisor. Non-copyable; get_handle() gives copyable references. Destroying

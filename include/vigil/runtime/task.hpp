@@ -18,6 +18,8 @@
 
 namespace vigil {
 
+struct subtree;  // a nested supervisor as a task (supervisor.hpp)
+
 /// A coroutine task returns an outcome (the fast path: `co_return vigil::failure("…")`).
 using coroutine_task = std::function<boost::asio::awaitable<outcome>(context)>;
 /// A coroutine task that returns nothing reports failure by throwing.
@@ -92,11 +94,15 @@ class task {
       : task(adapt(void_coroutine_task(std::move(f)))) {}
 
   /// What kind of task this is.
+  /// A nested supervisor: each attempt runs a fresh supervisor with the declared children,
+  /// named after the child; it ends when that supervisor ends (see vigil::subtree).
+  task(const subtree& tree);
+
   task_kind kind() const noexcept { return kind_; }
   /// False for an empty task.
   explicit operator bool() const noexcept {
     return static_cast<bool>(coroutine_) || static_cast<bool>(thread_) ||
-           static_cast<bool>(process_);
+           static_cast<bool>(process_) || static_cast<bool>(subtree_);
   }
   /// The coroutine factory (for the runtime); empty unless kind() is coroutine.
   const coroutine_task& coroutine() const noexcept { return coroutine_; }
@@ -104,6 +110,8 @@ class task {
   const thread_task& thread_body() const noexcept { return thread_; }
   /// The process options (for the runtime); null unless kind() is process.
   const std::shared_ptr<const process_options>& process_spec() const noexcept { return process_; }
+  /// The nested supervisor's declaration (kind supervisor), else null.
+  const std::shared_ptr<const subtree>& subtree_spec() const noexcept { return subtree_; }
 
  private:
   friend task make_thread_task(thread_task fn);
@@ -113,6 +121,7 @@ class task {
   coroutine_task coroutine_;
   thread_task thread_;
   std::shared_ptr<const process_options> process_;
+  std::shared_ptr<const subtree> subtree_;
 };
 
 /// A thread task from a `thread_task`; vigil::thread() is the usual spelling.

@@ -1,0 +1,102 @@
+// Nested supervisors: a supervisor as a child's task (vigil::subtree).
+#include <atomic>
+#include <set>
+
+#include "supervisor_impl.hpp"
+#include "task_runners.hpp"
+#include "vigil/runtime/supervisor.hpp"
+
+namespace vigil {
+
+task::task(const subtree& tree)
+    : kind_(task_kind::supervisor), subtree_(std::make_shared<const subtree>(tree)) {}
+
+namespace detail {
+
+namespace {
+
+// The nested supervisor of one attempt. Kept alive by its pending wait; the attempt holds it
+// weakly, as for threads and processes.
+struct nested_runner final : attempt_runner {
+  std::shared_ptr<supervisor_impl> sup;
+  void stop(attempt_state&) override { sup->shutdown(); }
+  void abandon(attempt_state&) override {
+    // Forcing a subtree means giving up on it: it goes on shutting down on its own (bounded
+    // by its own grace); its late ending is ignored by generation.
+    sup->shutdown();
+  }
+};
+
+// How the nested supervisor's end looks to its parent: a normal end is a success; an
+// escalation is a failure whose reason carries the cause chain down the tree.
+core::outcome outcome_of(const std::string& path, const core::supervisor_result& r) {
+  switch (r.reason) {
+    case core::exit_reason::idle:
+    case core::exit_reason::auto_shutdown:
+    case core::exit_reason::shutdown_requested:
+      return core::success();
+    case core::exit_reason::intensity_exceeded:
+    case core::exit_reason::child_exhausted:
+    case core::exit_reason::too_many_dead:
+      break;
+  }
+  std::string reason = path + ": " + std::string(core::to_string(r.reason));
+  if (r.cause) reason += " (" + r.cause_path + ": " + core::describe(*r.cause) + ")";
+  return core::failure(std::move(reason));
+}
+
+}  // namespace
+
+void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_impl& parent,
+                          std::shared_ptr<const subtree> spec) {
+  auto fail = [&st](std::string why) {
+    if (auto p = st->sup.lock()) p->attempt_ended(st, core::failure(std::move(why)));
+  };
+  // Reject a bad declaration as a failed attempt before anything starts (§13.10).
+  std::set<std::string> names;
+  for (const child_spec& c : spec->children) {
+    if (!names.insert(c.name).second) {
+      fail("subtree " + *st->path + " declares '" + c.name + "' twice");
+      return;
+    }
+  }
+  supervisor_options opts = spec->options;
+  opts.name = std::string(st->name);
+  opts.subscriber_drain = duration::zero();  // the root drains the tree's bus
+  auto runner = std::make_shared<nested_runner>();
+  try {
+    runner->sup = std::make_shared<supervisor_impl>(parent.executor(), std::move(opts),
+                                                    parent.clock(), st->path, parent.bus());
+  } catch (const std::exception& e) {
+    fail(std::string("subtree ") + *st->path + ": " + e.what());
+    return;
+  }
+  runner->sup->listen();
+  st->runner = runner;
+  // Declared children, in order; the first refusal fails the attempt (after a shutdown).
+  auto refused = std::make_shared<std::atomic<bool>>(false);
+  for (const child_spec& c : spec->children) {
+    runner->sup->add(c, [runner, refused, st](std::error_code ec, std::string msg) {
+      if (ec && !refused->exchange(true)) {
+        st->failure_note = msg.empty() ? ec.message() : msg;
+        runner->sup->shutdown();
+      }
+    });
+  }
+  runner->sup->wait([runner, st, refused](std::error_code, core::supervisor_result r) {
+    auto p = st->sup.lock();
+    if (!p) return;
+    core::outcome o = refused->load()
+                          ? core::failure("subtree " + *st->path + ": " + st->failure_note)
+                          : outcome_of(*st->path, r);
+    p->attempt_ended(st, std::move(o));
+  });
+}
+
+std::shared_ptr<supervisor_impl> nested_of(const attempt_state& st) {
+  const auto r = std::dynamic_pointer_cast<nested_runner>(st.runner.lock());
+  return r ? r->sup : nullptr;
+}
+
+}  // namespace detail
+}  // namespace vigil

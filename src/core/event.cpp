@@ -96,6 +96,9 @@ std::string format(const event& e) {
     case event_kind::subscriber_overflow:
       s += " lost=" + std::to_string(e.lost);
       break;
+    case event_kind::process_output:
+      s += e.exit_code == 2 ? " stderr" : " stdout";  // the stream, then the line as reason
+      break;
     default:
       break;
   }

@@ -52,7 +52,9 @@ struct supervisor_machine::child {
   std::optional<outcome> last;
   std::optional<final_result> final;
   std::vector<std::uint64_t> waiters;
-  std::deque<failure_record> failures;
+  // The last failures, oldest first, as a ring; empty (no allocation) until the first one.
+  std::vector<failure_record> failures;
+  std::uint8_t failures_head = 0;  // index of the oldest once the ring is full
   child_id id = no_child;
   child_id prev = no_child;
   child_id next = no_child;
@@ -168,7 +170,10 @@ child_info supervisor_machine::info(child_id id, time_point now) const {
   if (c.live) i.uptime = now - c.attempt_started;
   if (c.state == child_state::backing_off) i.next_restart = c.next_start;
   i.final = c.final;
-  i.recent_failures.assign(c.failures.begin(), c.failures.end());
+  i.recent_failures.reserve(c.failures.size());
+  for (std::size_t k = 0; k < c.failures.size(); ++k) {
+    i.recent_failures.push_back(c.failures[(c.failures_head + k) % c.failures.size()]);
+  }
   return i;
 }
 
@@ -540,6 +545,7 @@ void supervisor_machine::force(child& c, time_point now) {
     emit(std::move(e));
   }
   c.forced_last = true;
+  if (phase_ == phase::shutting_down) result_abandoned_.push_back(*c.path);
   outcome o = cancelled("stop timed out; attempt abandoned");
   attempt_ended(c, std::move(o), now, true);
 }
@@ -656,8 +662,12 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
       c.prev_delay = {};
     }
     ++c.streak;
-    if (c.failures.size() == max_recent_failures) c.failures.pop_front();
-    c.failures.push_back({now, c.attempts, o.kind, o.reason});
+    if (c.failures.size() < max_recent_failures) {
+      c.failures.push_back({now, c.attempts, o.kind, o.reason});
+    } else {
+      c.failures[c.failures_head] = {now, c.attempts, o.kind, o.reason};
+      c.failures_head = static_cast<std::uint8_t>((c.failures_head + 1) % max_recent_failures);
+    }
   } else if (o.is_success()) {
     c.streak = 0;
     c.prev_delay = {};
@@ -1278,6 +1288,7 @@ void supervisor_machine::end(time_point now) {
   res.cause_path = cause_path_;
   res.cause = cause_;
   res.dead = result_dead_;
+  res.abandoned = result_abandoned_;
   res.total = result_total_;
   result_ = res;
   actions_.emplace_back(supervisor_ended{std::move(res)});

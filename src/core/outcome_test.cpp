@@ -129,4 +129,15 @@ TEST(event, format_writes_one_readable_line) {
   EXPECT_EQ(vigil::core::format(b), "backoff_scheduled root/p delay=250ms source=interval");
 }
 
+TEST(event, process_output_lines_name_their_stream) {
+  // A process_output event prints stdout or stderr (exit_code 1 or 2) before the line.
+  vigil::core::event e;
+  e.kind = vigil::core::event_kind::process_output;
+  e.exit_code = 2;
+  e.reason = "disk full";
+  EXPECT_NE(vigil::core::format(e).find("stderr reason=\"disk full\""), std::string::npos);
+  e.exit_code = 1;
+  EXPECT_NE(vigil::core::format(e).find("stdout"), std::string::npos);
+}
+
 }  // namespace

@@ -387,4 +387,46 @@ TEST(retention, remove_on_exit_children_disappear_once_terminal_and_free_their_n
   EXPECT_TRUE(sim.add("job", p));
 }
 
+TEST(shutdown, the_result_names_every_attempt_that_had_to_be_abandoned) {
+  // Stopped newest first: c stops cleanly; b ignores its stop and is forced by its own 1 s
+  // shutdown timeout; a ignores it with an infinite timeout and is forced by the 5 s grace.
+  // Both forced paths are listed as abandoned; only a as stuck at the grace.
+  supervisor_policy sp;
+  sp.grace = 5s;
+  simulator sim(sp);
+  child_policy slow = plain();
+  slow.shutdown = infinity;
+  child_policy quick = plain();
+  quick.shutdown = 1s;
+  ASSERT_TRUE(sim.add("a", slow));
+  ASSERT_TRUE(sim.add("b", quick));
+  ASSERT_TRUE(sim.add("c", plain()));
+  sim.set_stubborn("a");
+  sim.set_stubborn("b");
+  sim.shutdown();
+  sim.advance(10s);
+  ASSERT_TRUE(sim.result().has_value());
+  EXPECT_EQ(sim.result()->abandoned, (std::vector<std::string>{"root/b", "root/a"}));
+  EXPECT_EQ(sim.result()->stuck, (std::vector<std::string>{"root/a"}));
+  EXPECT_TRUE(sim.info("c").final.has_value());
+  EXPECT_FALSE(sim.info("c").final->forced);
+}
+
+TEST(status, recent_failures_keep_the_last_sixteen_oldest_first) {
+  // 20 failures: the snapshot holds failures 5..20 in order (a ring, allocated on first use).
+  child_policy p = plain();
+  p.backoff = backoff::constant(0s);
+  supervisor_policy big;
+  big.intensity = {1000, 1s};
+  simulator s2(big);
+  ASSERT_TRUE(s2.add("w", p));
+  EXPECT_TRUE(s2.info("w").recent_failures.empty());
+  for (int k = 1; k <= 20; ++k) s2.fail("w", "f" + std::to_string(k));
+  const auto f = s2.info("w").recent_failures;
+  ASSERT_EQ(f.size(), 16u);
+  EXPECT_EQ(f.front().reason, "f5");
+  EXPECT_EQ(f.back().reason, "f20");
+  EXPECT_EQ(f.back().attempt, 20u);
+}
+
 }  // namespace

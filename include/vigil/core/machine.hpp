@@ -67,10 +67,13 @@ struct supervisor_result {
   exit_reason reason = exit_reason::shutdown_requested;
   bool grace_exceeded = false;
   std::vector<std::string> stuck;  ///< paths still running when the grace ran out
-  std::string cause_path;          ///< the child whose failure escalated (intensity, exhaustion)
-  std::optional<outcome> cause;    ///< that failure
-  std::uint32_t dead = 0;          ///< too_many_dead: children that ended dead or exhausted
-  std::uint32_t total = 0;         ///< too_many_dead: children listed
+  /// Paths whose attempt had to be forced during the shutdown (killed, or abandoned: a thread
+  /// or coroutine that ignored its stop), whether by its own shutdown timeout or the grace.
+  std::vector<std::string> abandoned;
+  std::string cause_path;        ///< the child whose failure escalated (intensity, exhaustion)
+  std::optional<outcome> cause;  ///< that failure
+  std::uint32_t dead = 0;        ///< too_many_dead: children that ended dead or exhausted
+  std::uint32_t total = 0;       ///< too_many_dead: children listed
 
   /// True when the supervisor ended as asked (idle, shutdown, auto-shutdown) within its grace.
   bool ok() const noexcept {
@@ -350,6 +353,7 @@ class supervisor_machine {
   } group_;
   std::uint32_t dead_count_ = 0;  // children that ended dead, exhausted or quarantined
   std::vector<std::pair<child_id, time_point>> pending_erase_;  // remove_on_exit children
+  std::vector<std::string> result_abandoned_;
   std::uint32_t result_dead_ = 0;
   std::uint32_t result_total_ = 0;
   child_id shutdown_cursor_ = no_child;

@@ -37,6 +37,9 @@ core::child_policy resolve_policy(const child_spec& s, const child_defaults& d) 
   if (s.startup_timeout) p.startup_timeout = *s.startup_timeout;
   p.wait_ready = s.wait_ready;
   p.significant = s.significant;
+  p.remove_on_exit = s.retention == retention::remove_on_exit;
+  p.has_setup = static_cast<bool>(s.setup);
+  p.has_should_restart = static_cast<bool>(s.should_restart);
   core::validate(p);
   return p;
 }

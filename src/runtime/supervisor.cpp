@@ -57,8 +57,14 @@ supervisor_impl::supervisor_impl(asio::any_io_executor ex, supervisor_options op
 }
 
 supervisor_impl::~supervisor_impl() {
-  // Waiters still pending here mean the executor was destroyed first: their handlers are
-  // destroyed without a call (a blocking wait turns that into supervisor_gone).
+  // Waiters still pending here mean the executor is going away first: each is completed with
+  // supervisor_gone. While the executor is being destroyed the post destroys the handler
+  // without a call instead (a blocking call turns that into supervisor_gone too).
+  const auto gone = make_error_code(errc::supervisor_gone);
+  for (auto& slot : slots_) {
+    for (auto& w : slot.outcome_waiters) reply(std::move(w), gone, core::final_result{});
+  }
+  for (auto& [token, r] : pending_) reply(std::move(r), gone, std::string{});
 }
 
 template <class Reply, class... Args>
@@ -89,42 +95,147 @@ bool supervisor_impl::running_in_executor_thread() const {
 // ---------------------------------------------------------------- commands
 
 void supervisor_impl::add(child_spec spec, command_reply r) {
-  asio::post(
-      strand_, [self = shared_from_this(), spec = std::move(spec), r = std::move(r)]() mutable {
-        std::shared_ptr<const core::child_policy> policy;
-        if (!spec.task) {
-          self->reply(std::move(r), make_error_code(errc::invalid_argument),
-                      "child '" + spec.name + "' has no task");
-          return;
+  asio::post(strand_,
+             [self = shared_from_this(), spec = std::move(spec), r = std::move(r)]() mutable {
+               self->add_now(std::move(spec), std::move(r), std::nullopt);
+             });
+}
+
+core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
+                                        std::optional<final_reply> watch) {
+  const auto refuse = [&](std::error_code ec, std::string message) {
+    if (watch) reply(std::move(*watch), ec, core::final_result{});
+    reply(std::move(r), ec, std::move(message));
+    return core::no_child;
+  };
+  std::shared_ptr<const core::child_policy> policy;
+  if (!spec.task) {
+    return refuse(make_error_code(errc::invalid_argument),
+                  "child '" + spec.name + "' has no task");
+  }
+  // A nested supervisor stops its own children first: no forced stop unless asked for.
+  if (spec.task.kind() == task_kind::supervisor && !spec.shutdown &&
+      !opts_.child_defaults.shutdown) {
+    spec.shutdown = infinity;
+  }
+  const bool defaults_only = !spec.restart && !spec.backoff && !spec.interval &&
+                             !spec.max_retries && !spec.stable_after && !spec.timeout &&
+                             !spec.heartbeat_timeout && !spec.shutdown && !spec.wait_ready &&
+                             !spec.startup_timeout && !spec.significant && !spec.on_exhausted &&
+                             spec.retention == retention::keep && !has_hooks(spec);
+  std::shared_ptr<child_hooks> hooks;
+  vigil::task task;
+  try {
+    // Children without overrides share one policy object.
+    policy = defaults_only ? default_policy_
+                           : std::make_shared<const core::child_policy>(
+                                 resolve_policy(spec, opts_.child_defaults));
+    if (has_hooks(spec)) {
+      hooks = take_hooks(spec, pool_);
+      task = with_attempt_hooks(std::move(spec.task), hooks);
+    } else {
+      task = std::move(spec.task);
+    }
+  } catch (const error& e) {
+    return refuse(e.code(), "child '" + spec.name + "': " + e.what());
+  }
+  const duration shutdown_timeout = policy->shutdown;
+  const task_kind kind = task.kind();
+  auto res = machine_.add_child(spec.name, std::move(policy), kind, clock_.now(), spec.depends_on);
+  // add_child queued its actions; the slot is filled before pump() performs them.
+  if (res) {
+    if (slots_.size() <= res.id) slots_.resize(res.id + 1);
+    auto& slot = slots_[res.id];
+    slot = child_slot{};
+    slot.task = std::move(task);
+    slot.shared = std::make_shared<child_shared>();
+    if (hooks) {
+      hooks->path = machine_.path_of(res.id);
+      hooks->shutdown_timeout = shutdown_timeout;
+      hooks->bus = bus_;
+      hooks->clk = &clock_;
+      slot.hooks = std::move(hooks);
+    }
+    if (watch) slot.outcome_waiters.push_back(std::move(*watch));
+  } else if (watch) {
+    reply(std::move(*watch), res.code, core::final_result{});
+  }
+  pump();
+  reply(std::move(r), res.code, std::move(res.message));
+  return res ? res.id : core::no_child;
+}
+
+void supervisor_impl::publish_external(core::event e) {
+  if (!bus_->has_subscribers()) return;
+  e.at = clock_.now();
+  bus_->publish(std::move(e));
+}
+
+void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
+                              std::vector<final_reply> watch) {
+  asio::post(strand_, [self = shared_from_this(), specs = std::move(specs), r = std::move(r),
+                       watch = std::move(watch)]() mutable {
+    // §13.10: the whole list is checked before any of it is added, on the strand, so nothing
+    // else can take a name in between.
+    std::string problem;
+    errc code = errc::invalid_argument;
+    std::vector<std::string_view> seen;
+    if (self->machine_.shutting_down()) {
+      code = errc::shutting_down;
+      problem = "the supervisor is shutting down";
+    }
+    const auto max = self->machine_.policy().max_children;
+    if (problem.empty() && max != 0 && self->machine_.size() + specs.size() > max) {
+      code = errc::too_many_children;
+      problem = "max_children = " + std::to_string(max) + " would be exceeded";
+    }
+    for (const auto& s : specs) {
+      if (!problem.empty()) break;
+      const std::string who = "child '" + s.name + "'";
+      if (!core::is_valid_child_name(s.name)) {
+        problem = who + ": invalid name";
+      } else if (std::find(seen.begin(), seen.end(), s.name) != seen.end()) {
+        code = errc::already_exists;
+        problem = who + " appears twice in the list";
+      } else if (self->machine_.find(s.name) != core::no_child) {
+        code = errc::already_exists;
+        problem = who + " is already listed";
+      } else if (!s.task) {
+        problem = who + " has no task";
+      } else if ((s.on_start || s.on_restart) && s.task.kind() != task_kind::coroutine &&
+                 s.task.kind() != task_kind::thread) {
+        problem = who + ": on_start/on_restart need a coroutine or thread task";
+      } else {
+        for (const auto& d : s.depends_on) {
+          if (std::find(seen.begin(), seen.end(), d) == seen.end() &&
+              self->machine_.find(d) == core::no_child) {
+            code = errc::unknown_dependency;
+            problem = who + " depends on unknown '" + d + "'";
+          }
         }
-        // A nested supervisor stops its own children first: no forced stop unless asked for.
-        if (spec.task.kind() == task_kind::supervisor && !spec.shutdown) spec.shutdown = infinity;
-        const bool defaults_only = !spec.restart && !spec.backoff && !spec.interval &&
-                                   !spec.max_retries && !spec.stable_after && !spec.timeout &&
-                                   !spec.heartbeat_timeout && !spec.shutdown && !spec.wait_ready &&
-                                   !spec.startup_timeout && !spec.significant && !spec.on_exhausted;
         try {
-          // Children without overrides share one policy object.
-          policy = defaults_only ? self->default_policy_
-                                 : std::make_shared<const core::child_policy>(
-                                       resolve_policy(spec, self->opts_.child_defaults));
+          (void)resolve_policy(s, self->opts_.child_defaults);
         } catch (const error& e) {
-          self->reply(std::move(r), e.code(), "child '" + spec.name + "': " + e.what());
-          return;
+          code = static_cast<errc>(e.code().value());
+          problem = who + ": " + e.what();
         }
-        auto res = self->machine_.add_child(spec.name, std::move(policy), spec.task.kind(),
-                                            self->clock_.now(), spec.depends_on);
-        // add_child queued its actions; the slot is filled before pump() performs them.
-        if (res) {
-          if (self->slots_.size() <= res.id) self->slots_.resize(res.id + 1);
-          auto& slot = self->slots_[res.id];
-          slot = child_slot{};
-          slot.task = std::move(spec.task);
-          slot.shared = std::make_shared<child_shared>();
-        }
-        self->pump();
-        self->reply(std::move(r), res.code, std::move(res.message));
-      });
+      }
+      seen.push_back(s.name);
+    }
+    if (!problem.empty()) {
+      self->reply(std::move(r), make_error_code(code), std::move(problem));
+      return;
+    }
+    std::error_code first;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      std::optional<final_reply> w;
+      if (i < watch.size()) w.emplace(std::move(watch[i]));
+      const auto id = self->add_now(std::move(specs[i]), command_reply([](std::error_code, std::string) {}),
+                                    std::move(w));
+      if (id == core::no_child && !first) first = make_error_code(errc::invalid_argument);
+    }
+    self->reply(std::move(r), first, std::string{});
+  });
 }
 
 void supervisor_impl::command(detail::command c, std::string name, command_reply r) {
@@ -310,7 +421,10 @@ subscription supervisor_impl::subscribe(event_handler fn, subscriber_options opt
 void supervisor_impl::attempt_ended(const std::shared_ptr<attempt_state>& st, core::outcome o) {
   asio::post(strand_, [self = shared_from_this(), id = st->id, gen = st->generation,
                        o = std::move(o)]() mutable {
+    const auto& cur = id < self->slots_.size() ? self->slots_[id].attempt : nullptr;
+    const bool current = cur && cur->generation == gen;
     self->machine_.on_exit(id, gen, std::move(o), self->clock_.now());
+    if (current && self->slots_[id].hooks) self->after_exit(id);
     self->pump();
   });
 }
@@ -324,8 +438,10 @@ void supervisor_impl::attempt_ready(const std::shared_ptr<attempt_state>& st) {
 
 void supervisor_impl::pump() {
   while (auto a = machine_.next_action()) {
+    if (!shutdown_hooks_run_ && machine_.shutting_down()) run_shutdown_hooks();
     std::visit([this](auto& x) { perform(x); }, *a);
   }
+  if (!shutdown_hooks_run_ && machine_.shutting_down()) run_shutdown_hooks();
   if (!machine_.ended()) arm_timer();
 }
 
@@ -414,6 +530,20 @@ void supervisor_impl::perform(core::publish_event& a) {
 void supervisor_impl::perform(core::child_finished& a) {
   auto waiters = std::move(slots_[a.id].outcome_waiters);
   slots_[a.id].outcome_waiters.clear();
+  const auto& h = slots_[a.id].hooks;
+  if (h && h->cleanup) {
+    // §11: cleanup once per terminal transition (the machine reports each exactly once), off
+    // the strand; the waiters that were already there resolve after it.
+    ++hook_jobs_;
+    auto w = std::make_shared<std::vector<final_reply>>(std::move(waiters));
+    asio::co_spawn(h->strand, invoke(h, h->cleanup),
+                   [self = shared_from_this(), h, w, result = a.result](std::exception_ptr e) {
+                     if (e) report_hook_failure(*h, "cleanup", e);
+                     for (auto& r : *w) self->reply(std::move(r), std::error_code{}, result);
+                     asio::post(self->strand_, [self] { self->hook_job_done(); });
+                   });
+    return;
+  }
   for (auto& w : waiters) reply(std::move(w), std::error_code{}, a.result);
 }
 
@@ -438,13 +568,107 @@ void supervisor_impl::perform(core::supervisor_ended&) {
 }
 
 void supervisor_impl::perform(core::run_setup& a) {
-  // No setup hook is wired to child_spec yet (TODO(#6)): a setup step succeeds at once.
-  machine_.on_setup_done(a.id, a.token, std::nullopt, clock_.now());
+  const auto& h = slots_[a.id].hooks;
+  if (!h || !h->setup) {
+    machine_.on_setup_done(a.id, a.token, std::nullopt, clock_.now());
+    return;
+  }
+  // §11: off the strand; a throw ends the child with setup_failed (the machine reports it).
+  asio::co_spawn(h->strand, invoke(h, h->setup),
+                 [self = shared_from_this(), id = a.id, token = a.token](std::exception_ptr e) {
+                   std::optional<core::outcome> failed;
+                   if (e) failed = core::outcome_from_exception(e);
+                   asio::post(self->strand_, [self, id, token, failed = std::move(failed)]() mutable {
+                     self->machine_.on_setup_done(id, token, std::move(failed), self->clock_.now());
+                     self->pump();
+                   });
+                 });
 }
 
 void supervisor_impl::perform(core::ask_should_restart& a) {
-  // No should_restart hook is wired to child_spec yet (TODO(#6)): the policy decides.
-  machine_.on_should_restart(a.id, a.generation, true, clock_.now());
+  const auto& h = slots_[a.id].hooks;
+  if (!h || !h->should_restart) {
+    machine_.on_should_restart(a.id, a.generation, true, clock_.now());
+    return;
+  }
+  // A throwing should_restart is reported and the policy decides: supervision never stops
+  // because of a hook.
+  asio::co_spawn(h->strand, invoke_bool(h, h->should_restart, a.last),
+                 [self = shared_from_this(), h, id = a.id, gen = a.generation](
+                     std::exception_ptr e, bool restart_it) {
+                   if (e) {
+                     report_hook_failure(*h, "should_restart", e);
+                     restart_it = true;
+                   }
+                   asio::post(self->strand_, [self, id, gen, restart_it] {
+                     self->machine_.on_should_restart(id, gen, restart_it, self->clock_.now());
+                     self->pump();
+                   });
+                 });
+}
+
+void supervisor_impl::after_exit(core::child_id id) {
+  const auto& h = slots_[id].hooks;
+  if (!h->on_failure) return;
+  const auto& st = slots_[id].attempt;
+  const core::child_info i = machine_.info(id, clock_.now());
+  if (!i.last_outcome || i.last_outcome->is_success()) return;
+  // A requested stop is not a failure; a task that cancelled itself unasked is (§2).
+  if (i.last_outcome->kind == core::outcome_kind::cancelled && st->stop.stop_requested()) return;
+  asio::co_spawn(h->strand, invoke_outcome(h, h->on_failure, *i.last_outcome),
+                 [h](std::exception_ptr e) {
+                   if (e) report_hook_failure(*h, "on_failure", e);
+                 });
+}
+
+namespace {
+struct shutdown_hook_job {
+  asio::cancellation_signal hook_cancel;   // emitted on the child's hook strand
+  asio::cancellation_signal timer_cancel;  // emitted on the supervisor's strand
+  bool done = false;                       // on the supervisor's strand
+  std::atomic<bool> timed_out{false};
+};
+}  // namespace
+
+void supervisor_impl::run_shutdown_hooks() {
+  // §11, §13.19: on_shutdown for every child not terminal when the shutdown began; the end
+  // waits for each at most min(its shutdown timeout, the grace), then cancels a coroutine
+  // hook and stops waiting for a plain one.
+  shutdown_hooks_run_ = true;
+  const auto now = clock_.now();
+  for (core::child_id id = 0; id < slots_.size(); ++id) {
+    const auto h = slots_[id].hooks;
+    if (!h || !h->on_shutdown || machine_.final_of(id)) continue;
+    ++hook_jobs_;
+    auto job = std::make_shared<shutdown_hook_job>();
+    const auto at = core::saturating_add(now, std::min(h->shutdown_timeout, opts_.grace));
+    asio::co_spawn(
+        h->strand, invoke(h, h->on_shutdown),
+        asio::bind_cancellation_slot(
+            job->hook_cancel.slot(), [self = shared_from_this(), h, job](std::exception_ptr e) {
+              if (e && !job->timed_out.load()) report_hook_failure(*h, "on_shutdown", e);
+              asio::post(self->strand_, [self, job] {
+                if (job->done) return;
+                job->done = true;
+                job->timer_cancel.emit(asio::cancellation_type::all);
+                self->hook_job_done();
+              });
+            }));
+    clock_.async_wait_until(
+        strand_, at, job->timer_cancel.slot(),
+        asio::bind_executor(strand_, [self = shared_from_this(), h,
+                                      job](boost::system::error_code ec) {
+          if (ec || job->done) return;
+          job->done = true;
+          job->timed_out.store(true);
+          asio::post(h->strand, [job] { job->hook_cancel.emit(asio::cancellation_type::terminal); });
+          self->hook_job_done();
+        }));
+  }
+}
+
+void supervisor_impl::hook_job_done() {
+  if (--hook_jobs_ == 0 && drain_ready_) complete_wait();
 }
 
 // ---------------------------------------------------------------- the one timer
@@ -500,6 +724,10 @@ void supervisor_impl::finish_after_drain() {
 
 void supervisor_impl::complete_wait() {
   if (drained_) return;
+  if (hook_jobs_ > 0) {
+    drain_ready_ = true;  // hook_job_done() completes the wait once the hooks are done
+    return;
+  }
   drained_ = true;
   cancel_timer();
   bus_->notify_when_idle(nullptr);

@@ -85,6 +85,9 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   /// Every child of this supervisor and, after each nested supervisor, its own tree.
   void tree(std::function<void(std::vector<core::child_info>)> done);
   void outcome(std::string name, final_reply reply);
+  /// Publishes an event made outside the machine (the controller's), stamped with this
+  /// supervisor's clock, when anyone subscribes. Thread-safe.
+  void publish_external(core::event e);
   /// Adds every child of `specs` or none (§13.10: checked as a whole first); each `watch[i]`
   /// then resolves with child i's final result. On refusal, `reply` gets the error and no
   /// watch is called.
@@ -158,6 +161,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   bool drained_ = false;
   bool draining_ = false;
   bool shutdown_hooks_run_ = false;
+  bool drain_ready_ = false;  // subscribers drained (or their deadline passed)
   std::uint32_t hook_jobs_ = 0;  // cleanup and on_shutdown jobs the end waits for
 };
 

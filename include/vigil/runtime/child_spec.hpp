@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "vigil/runtime/hooks.hpp"
 #include "vigil/runtime/task.hpp"
 #include "vigil/runtime/types.hpp"
 
@@ -48,6 +49,33 @@ struct child_spec {
   bool significant = false;
   /// What using up max_retries does; default escalate (the supervisor ends).
   std::optional<vigil::on_exhausted> on_exhausted;
+  /// keep (default): a terminal child stays listed until remove(); remove_on_exit: it is
+  /// deleted once terminal (the controller's submissions use this).
+  vigil::retention retention = vigil::retention::keep;
+
+  // ---- Hooks (§11, docs/hooks-and-admission.md). Each is a plain function or a coroutine;
+  // none runs on the supervisor's strand or under a vigil lock, and a throw never stops
+  // supervision (it is reported as a subscriber_failed event naming the hook). ----
+
+  /// Once, before the first attempt. A throw ends the child with final status setup_failed
+  /// (no attempt runs).
+  hook<void()> setup;
+  /// Inside attempt 1, before the task (not for process tasks). A throw fails the attempt.
+  hook<void(std::uint32_t attempt)> on_start;
+  /// Inside every attempt >= 2, before the task (not for process tasks). A throw fails it.
+  hook<void(std::uint32_t attempt)> on_restart;
+  /// After every failed attempt (failure, exception, timeout, unresponsive, fatal; not a
+  /// requested stop), with its outcome. Not awaited before the next attempt.
+  hook<void(const outcome&)> on_failure;
+  /// Consulted only when the policy would restart; false ends the child with final status
+  /// restart_prevented. A throw is reported and the policy decides (the child restarts).
+  hook<bool(const outcome&)> should_restart;
+  /// Exactly once each time the child becomes terminal (completion, exhaustion, stop, removal,
+  /// shutdown, setup failure). outcome() waiters registered before the end resolve after it.
+  hook<void()> cleanup;
+  /// When the supervisor's shutdown begins, for a child that is not terminal yet; the end of
+  /// the supervisor waits for it at most min(child's shutdown timeout, grace) (§13.19).
+  hook<void()> on_shutdown;
 };
 
 /// Supervisor-wide defaults for every child_spec field left unset (§13.24).

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -19,6 +20,8 @@
 #include "vigil/runtime/types.hpp"
 
 namespace vigil {
+
+class controller;
 
 namespace detail {
 class supervisor_impl;
@@ -44,6 +47,18 @@ void send_tree(const std::shared_ptr<supervisor_impl>& impl, list_reply r);
 void send_outcome(const std::shared_ptr<supervisor_impl>& impl, std::string name, final_reply r);
 void send_wait(const std::shared_ptr<supervisor_impl>& impl, wait_reply r);
 boost::asio::any_io_executor executor_of(const std::shared_ptr<supervisor_impl>& impl);
+
+/// Internal: final results of several children (results.cpp).
+using results_reply =
+    boost::asio::any_completion_handler<void(std::error_code, std::vector<final_result>)>;
+using any_reply =
+    boost::asio::any_completion_handler<void(std::error_code, std::string, final_result)>;
+void send_run(const std::shared_ptr<supervisor_impl>& impl, std::vector<child_spec> children,
+              results_reply r);
+void send_wait_all(const std::shared_ptr<supervisor_impl>& impl, std::vector<std::string> names,
+                   results_reply r);
+void send_wait_any(const std::shared_ptr<supervisor_impl>& impl, std::vector<std::string> names,
+                   any_reply r);
 
 /// Internal: adapts a user handler of signature void(error_code) to a command_reply,
 /// keeping the handler's associated executor.
@@ -168,6 +183,47 @@ class handle {
         token, impl_, std::string(name));
   }
 
+  /// Adds every child of `children` — or none: a duplicated, invalid or already listed name,
+  /// an empty task, a bad policy or an unknown dependency rejects the whole list before any
+  /// task starts (§13.10) — then waits until every one of them is terminal. Returns their final
+  /// results in list order. Errors: invalid_argument, already_exists, unknown_dependency,
+  /// too_many_children, shutting_down (all before anything was added), supervisor_gone.
+  std::vector<final_result> run(std::vector<child_spec> children) const;
+  template <class CompletionToken>
+  auto async_run(std::vector<child_spec> children, CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(std::error_code, std::vector<final_result>)>(
+        [](auto h, std::shared_ptr<detail::supervisor_impl> impl, std::vector<child_spec> c) {
+          detail::send_run(impl, std::move(c), std::move(h));
+        },
+        token, impl_, std::move(children));
+  }
+  /// Waits until every named child is terminal; their final results in `names` order. Completes
+  /// at once with not_found if a name is not listed. An empty list completes at once.
+  std::vector<final_result> wait_all(std::vector<std::string> names) const;
+  template <class CompletionToken>
+  auto async_wait_all(std::vector<std::string> names, CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(std::error_code, std::vector<final_result>)>(
+        [](auto h, std::shared_ptr<detail::supervisor_impl> impl, std::vector<std::string> n) {
+          detail::send_wait_all(impl, std::move(n), std::move(h));
+        },
+        token, impl_, std::move(names));
+  }
+  /// Waits until the first of the named children is terminal: its name and final result (a
+  /// child already terminal wins at once). A name that is not listed completes at once with
+  /// not_found and that name; an empty list with invalid_argument.
+  std::pair<std::string, final_result> wait_any(std::vector<std::string> names) const;
+  template <class CompletionToken>
+  auto async_wait_any(std::vector<std::string> names, CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken,
+                                       void(std::error_code, std::string, final_result)>(
+        [](auto h, std::shared_ptr<detail::supervisor_impl> impl, std::vector<std::string> n) {
+          detail::send_wait_any(impl, std::move(n), std::move(h));
+        },
+        token, impl_, std::move(names));
+  }
+
   /// Delivers every event of this supervisor to `fn` until the subscription is destroyed.
   subscription subscribe(event_handler fn, subscriber_options options = {}) const;
 
@@ -202,6 +258,7 @@ class handle {
   std::shared_ptr<detail::owner_token> owner_;
 
  private:
+  friend class controller;
   template <class Send, class CompletionToken, class... Args>
   auto async_command_(Send send, CompletionToken&& token, Args&&... args) const {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code)>(

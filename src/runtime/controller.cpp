@@ -1,0 +1,438 @@
+// The controller: named slots, admission (queue / replace / drop_if_running), rejections and
+// slot events, on its own strand of the supervisor's executor (SEMANTICS §12, §13.22).
+#include "vigil/runtime/controller.hpp"
+
+#include <atomic>
+#include <deque>
+#include <future>
+#include <map>
+#include <optional>
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "supervisor_impl.hpp"
+
+namespace vigil {
+
+namespace asio = boost::asio;
+
+// ---------------------------------------------------------------- rejection codes
+
+namespace {
+class rejection_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "vigil.controller"; }
+  std::string message(int v) const override {
+    switch (static_cast<rejection>(v)) {
+      case rejection::queue_full:
+        return "queue_full";
+      case rejection::superseded:
+        return "superseded";
+      case rejection::slot_busy:
+        return "slot_busy";
+      case rejection::removed_from_queue:
+        return "removed_from_queue";
+      case rejection::shutting_down:
+        return "shutting_down";
+      case rejection::already_exists:
+        return "already_exists";
+    }
+    return "unknown rejection";
+  }
+};
+}  // namespace
+
+const std::error_category& rejection_category() noexcept {
+  static const rejection_category_impl c;
+  return c;
+}
+
+std::error_code make_error_code(rejection r) noexcept {
+  return {static_cast<int>(r), rejection_category()};
+}
+
+std::string_view to_string(slot_state s) noexcept {
+  switch (s) {
+    case slot_state::idle:
+      return "idle";
+    case slot_state::running:
+      return "running";
+    case slot_state::terminating:
+      return "terminating";
+  }
+  return "?";
+}
+
+std::string_view to_string(admission a) noexcept {
+  switch (a) {
+    case admission::queue:
+      return "queue";
+    case admission::replace:
+      return "replace";
+    case admission::drop_if_running:
+      return "drop_if_running";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------- the state
+
+namespace detail {
+
+struct submission {
+  std::string slot;
+  child_spec spec;
+  admission adm = admission::queue;
+  std::optional<submit_reply> reply;
+};
+
+class controller_state : public std::enable_shared_from_this<controller_state> {
+ public:
+  controller_state(std::shared_ptr<supervisor_impl> i, controller_options o)
+      : impl(std::move(i)), strand(asio::make_strand(impl->executor())), opts(o) {}
+
+  std::shared_ptr<supervisor_impl> impl;
+  asio::strand<asio::any_io_executor> strand;
+  controller_options opts;
+  // Submissions accepted and not yet started or rejected (bounded by max_queued).
+  std::atomic<std::size_t> units{0};
+
+  // Everything below is touched only on `strand`.
+  struct slot {
+    slot_state state = slot_state::idle;
+    std::string running;
+    std::uint64_t token = 0;  // the running submission's
+    std::deque<submission> queue;
+  };
+  std::map<std::string, slot, std::less<>> slots;
+  std::deque<submission> waiting;  // for a unit of max_queued
+  std::uint64_t next_token = 1;
+  bool closed = false;
+
+  bool try_reserve() {
+    if (opts.max_queued == 0) {
+      units.fetch_add(1);
+      return true;
+    }
+    std::size_t n = units.load();
+    while (n < opts.max_queued) {
+      if (units.compare_exchange_weak(n, n + 1)) return true;
+    }
+    return false;
+  }
+
+  // A submission left the controller (started or rejected): its unit goes to the first
+  // waiting submission, if any (posted, so no admission runs inside another).
+  void release() {
+    if (!waiting.empty()) {
+      auto w = std::make_shared<submission>(std::move(waiting.front()));
+      waiting.pop_front();
+      asio::post(strand, [self = shared_from_this(), w] { self->admit(std::move(*w)); });
+      return;
+    }
+    units.fetch_sub(1);
+  }
+
+  void publish(event_kind k, const std::string& name, std::string reason) {
+    event e;
+    e.kind = k;
+    e.path_ = std::make_shared<const std::string>(name.empty() ? impl->path()
+                                                               : impl->path() + "/" + name);
+    e.reason = std::move(reason);
+    impl->publish_external(std::move(e));
+  }
+
+  void answer(submission& s, std::error_code ec) {
+    if (!s.reply) return;
+    submit_reply r(std::move(*s.reply));
+    s.reply.reset();
+    asio::post(impl->executor(), asio::append(std::move(r), ec));
+  }
+
+  // Rejects a submission that holds a unit.
+  void reject(submission& s, std::error_code ec) {
+    publish(event_kind::controller_rejected, s.spec.name,
+            std::string(ec.category() == rejection_category() ? ec.message()
+                                                              : "error: " + ec.message()) +
+                " slot=" + s.slot);
+    answer(s, ec);
+    release();
+  }
+  void reject(submission& s, rejection r) { reject(s, make_error_code(r)); }
+
+  void transition(const std::string& slot_name, slot& sl, slot_state to) {
+    const slot_state from = sl.state;
+    sl.state = to;
+    if (from == to) return;
+    publish(event_kind::slot_transition, sl.running,
+            "slot=" + slot_name + " " + std::string(to_string(from)) + " -> " +
+                std::string(to_string(to)));
+  }
+
+  bool name_taken(const submission& s) const {
+    for (const auto& [name, sl] : slots) {
+      if (name != s.slot && sl.state != slot_state::idle && sl.running == s.spec.name) return true;
+      for (const auto& q : sl.queue) {
+        if (q.spec.name == s.spec.name) return true;
+      }
+    }
+    return false;
+  }
+
+  // A submission holding a unit arrives (on the strand).
+  void admit(submission s) {
+    if (closed) return reject(s, rejection::shutting_down);
+    if (name_taken(s)) return reject(s, rejection::already_exists);
+    auto& sl = slots[s.slot];
+    if (sl.state == slot_state::idle) {
+      publish(event_kind::controller_submitted, s.spec.name,
+              "slot=" + s.slot + " admission=" + std::string(to_string(s.adm)));
+      return start(s.slot, sl, std::move(s));
+    }
+    switch (s.adm) {
+      case admission::drop_if_running:
+        return reject(s, rejection::slot_busy);
+      case admission::queue:
+        if (sl.queue.size() >= opts.max_slot_queue) return reject(s, rejection::queue_full);
+        publish(event_kind::controller_submitted, s.spec.name,
+                "slot=" + s.slot + " admission=queue");
+        sl.queue.push_back(std::move(s));
+        return;
+      case admission::replace:
+        publish(event_kind::controller_submitted, s.spec.name,
+                "slot=" + s.slot + " admission=replace");
+        if (!sl.queue.empty()) {
+          submission displaced = std::move(sl.queue.front());
+          sl.queue.pop_front();
+          reject(displaced, rejection::superseded);
+        }
+        sl.queue.push_front(std::move(s));
+        if (sl.state == slot_state::running) {
+          transition(sl.queue.front().slot, sl, slot_state::terminating);
+          impl->command(command::remove, sl.running,
+                        command_reply([](std::error_code, std::string) {}));
+        }
+        return;
+    }
+  }
+
+  // Adds the submission's child; the slot is freed by its outcome (never by an event).
+  void start(const std::string& slot_name, slot& sl, submission s) {
+    const std::uint64_t token = next_token++;
+    sl.running = s.spec.name;
+    sl.token = token;
+    transition(slot_name, sl, slot_state::running);
+    s.spec.retention = retention::remove_on_exit;
+    auto sub = std::make_shared<submission>(std::move(s));
+    std::vector<child_spec> list;
+    list.push_back(std::move(sub->spec));
+    sub->spec.name = list.front().name;
+    std::vector<final_reply> watch;
+    watch.emplace_back([self = shared_from_this(), slot_name, token](std::error_code ec,
+                                                                     final_result) {
+      if (ec) return;  // a refused add: its command reply below frees the slot
+      asio::post(self->strand, [self, slot_name, token] { self->finished(slot_name, token); });
+    });
+    impl->add_all(std::move(list),
+                  command_reply([self = shared_from_this(), slot_name, token,
+                                 sub](std::error_code ec, std::string) {
+                    asio::post(self->strand, [self, slot_name, token, sub, ec] {
+                      self->added(slot_name, token, *sub, ec);
+                    });
+                  }),
+                  std::move(watch));
+  }
+
+  void added(const std::string& slot_name, std::uint64_t token, submission& s,
+             std::error_code ec) {
+    if (!ec) {
+      answer(s, {});
+      release();
+      return;
+    }
+    std::error_code code = ec;
+    if (ec == errc::shutting_down) code = make_error_code(rejection::shutting_down);
+    if (ec == errc::already_exists) code = make_error_code(rejection::already_exists);
+    reject(s, code);
+    if (ec == errc::shutting_down) close();
+    finished(slot_name, token);
+  }
+
+  // The slot's child is terminal (or was never added): start the head of its queue.
+  void finished(const std::string& slot_name, std::uint64_t token) {
+    auto it = slots.find(slot_name);
+    if (it == slots.end() || it->second.token != token) return;
+    slot& sl = it->second;
+    sl.token = 0;
+    transition(slot_name, sl, slot_state::idle);
+    sl.running.clear();
+    if (sl.queue.empty()) return;
+    submission next = std::move(sl.queue.front());
+    sl.queue.pop_front();
+    if (closed) return reject(next, rejection::shutting_down);
+    start(slot_name, sl, std::move(next));
+  }
+
+  // §13.22: queued submissions are rejected once the supervisor (or controller) goes away.
+  void close() {
+    closed = true;
+    for (auto& [name, sl] : slots) {
+      while (!sl.queue.empty()) {
+        submission s = std::move(sl.queue.front());
+        sl.queue.pop_front();
+        reject(s, rejection::shutting_down);
+      }
+    }
+    while (!waiting.empty()) {
+      submission s = std::move(waiting.front());
+      waiting.pop_front();
+      units.fetch_add(1);  // reject() releases a unit it never held
+      reject(s, rejection::shutting_down);
+    }
+  }
+
+  void remove(const std::string& name, submit_reply r) {
+    const auto done = [&](std::error_code ec) {
+      asio::post(impl->executor(), asio::append(std::move(r), ec));
+    };
+    for (auto& [slot_name, sl] : slots) {
+      for (auto it = sl.queue.begin(); it != sl.queue.end(); ++it) {
+        if (it->spec.name != name) continue;
+        submission s = std::move(*it);
+        sl.queue.erase(it);
+        reject(s, rejection::removed_from_queue);
+        return done({});
+      }
+    }
+    for (auto it = waiting.begin(); it != waiting.end(); ++it) {
+      if (it->spec.name != name) continue;
+      submission s = std::move(*it);
+      waiting.erase(it);
+      units.fetch_add(1);
+      reject(s, rejection::removed_from_queue);
+      return done({});
+    }
+    for (auto& [slot_name, sl] : slots) {
+      if (sl.state == slot_state::idle || sl.running != name) continue;
+      if (sl.state == slot_state::running) transition(slot_name, sl, slot_state::terminating);
+      impl->command(command::remove, name, command_reply([r = std::move(r)](
+                                                             std::error_code ec,
+                                                             std::string) mutable {
+                      std::move(r)(ec == errc::not_found ? std::error_code{} : ec);
+                    }));
+      return;
+    }
+    done(make_error_code(errc::not_found));
+  }
+};
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- the controller
+
+controller::controller(handle h, controller_options options) {
+  if (!h.impl_) throw error(errc::supervisor_gone, "controller: empty handle");
+  state_ = std::make_shared<detail::controller_state>(h.impl_, options);
+}
+
+controller::~controller() {
+  asio::post(state_->strand, [s = state_] { s->close(); });
+}
+
+void controller::submit_(std::string slot, child_spec spec, admission a, detail::submit_reply r,
+                         bool wait) {
+  detail::submission s{std::move(slot), std::move(spec), a, std::nullopt};
+  s.reply.emplace(std::move(r));
+  auto sub = std::make_shared<detail::submission>(std::move(s));
+  if (state_->try_reserve()) {
+    asio::post(state_->strand, [st = state_, sub] { st->admit(std::move(*sub)); });
+    return;
+  }
+  (void)wait;  // try_submit never gets here (it checks first)
+  asio::post(state_->strand, [st = state_, sub] {
+    if (st->try_reserve()) return st->admit(std::move(*sub));
+    if (st->closed) {
+      st->units.fetch_add(1);
+      return st->reject(*sub, rejection::shutting_down);
+    }
+    st->waiting.push_back(std::move(*sub));
+  });
+}
+
+std::error_code controller::try_submit(std::string slot, child_spec spec, admission a,
+                                       std::function<void(std::error_code)> done) {
+  if (!state_->try_reserve()) return make_error_code(rejection::queue_full);
+  detail::submission s{std::move(slot), std::move(spec), a, std::nullopt};
+  s.reply.emplace(detail::submit_reply([done = std::move(done)](std::error_code ec) {
+    if (done) done(ec);
+  }));
+  auto sub = std::make_shared<detail::submission>(std::move(s));
+  asio::post(state_->strand, [st = state_, sub] { st->admit(std::move(*sub)); });
+  return {};
+}
+
+namespace {
+void check_blocking(const detail::controller_state& s, const char* what) {
+  if (s.impl->running_in_executor_thread()) {
+    throw error(errc::would_deadlock, std::string("controller::") + what +
+                                          ": blocking call from a thread running the "
+                                          "supervisor's executor; use the async_ form");
+  }
+}
+template <class T>
+T get(std::future<T>& f, const char* what) {
+  try {
+    return f.get();
+  } catch (const std::future_error&) {
+    throw error(errc::supervisor_gone, std::string("controller::") + what + ": gone");
+  }
+}
+}  // namespace
+
+std::error_code controller::submit(std::string slot, child_spec spec, admission a) {
+  check_blocking(*state_, "submit");
+  auto p = std::make_shared<std::promise<std::error_code>>();
+  auto f = p->get_future();
+  submit_(std::move(slot), std::move(spec), a,
+          detail::submit_reply([p](std::error_code ec) { p->set_value(ec); }), true);
+  return get(f, "submit");
+}
+
+void controller::remove_(std::string name, detail::submit_reply r) {
+  auto sr = std::make_shared<detail::submit_reply>(std::move(r));
+  asio::post(state_->strand,
+             [st = state_, name = std::move(name), sr] { st->remove(name, std::move(*sr)); });
+}
+
+std::error_code controller::remove(std::string name) {
+  check_blocking(*state_, "remove");
+  auto p = std::make_shared<std::promise<std::error_code>>();
+  auto f = p->get_future();
+  remove_(std::move(name), detail::submit_reply([p](std::error_code ec) { p->set_value(ec); }));
+  return get(f, "remove");
+}
+
+void controller::slots_(detail::slots_reply r) const {
+  auto sr = std::make_shared<detail::slots_reply>(std::move(r));
+  asio::post(state_->strand, [st = state_, sr] {
+    std::vector<slot_info> out;
+    for (const auto& [name, sl] : st->slots) {
+      out.push_back({name, sl.state, sl.running, sl.queue.size()});
+    }
+    asio::post(st->impl->executor(),
+               asio::append(std::move(*sr), std::error_code{}, std::move(out)));
+  });
+}
+
+std::vector<slot_info> controller::slots() const {
+  check_blocking(*state_, "slots");
+  auto p = std::make_shared<std::promise<std::vector<slot_info>>>();
+  auto f = p->get_future();
+  slots_(detail::slots_reply(
+      [p](std::error_code, std::vector<slot_info> v) { p->set_value(std::move(v)); }));
+  return get(f, "slots");
+}
+
+}  // namespace vigil

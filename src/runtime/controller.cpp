@@ -189,7 +189,8 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
     if (sl.state == slot_state::idle) {
       publish(event_kind::controller_submitted, s.spec.name,
               "slot=" + s.slot + " admission=" + std::string(to_string(s.adm)));
-      return start(s.slot, sl, std::move(s));
+      std::string slot_name = s.slot;  // s is moved below
+      return start(slot_name, sl, std::move(s));
     }
     switch (s.adm) {
       case admission::drop_if_running:
@@ -210,7 +211,7 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
         }
         sl.queue.push_front(std::move(s));
         if (sl.state == slot_state::running) {
-          transition(sl.queue.front().slot, sl, slot_state::terminating);
+          transition(sl.queue.front().slot, sl, slot_state::terminating);  // s moved: use front
           impl->command(command::remove, sl.running,
                         command_reply([](std::error_code, std::string) {}));
         }
@@ -219,7 +220,7 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
   }
 
   // Adds the submission's child; the slot is freed by its outcome (never by an event).
-  void start(const std::string& slot_name, slot& sl, submission s) {
+  void start(std::string slot_name, slot& sl, submission s) {
     const std::uint64_t token = next_token++;
     sl.running = s.spec.name;
     sl.token = token;
@@ -272,7 +273,8 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
     submission next = std::move(sl.queue.front());
     sl.queue.pop_front();
     if (closed) return reject(next, rejection::shutting_down);
-    start(slot_name, sl, std::move(next));
+    const std::string name = slot_name;  // `slot_name` may live in a lambda that start() ends
+    start(name, sl, std::move(next));
   }
 
   // §13.22: queued submissions are rejected once the supervisor (or controller) goes away.

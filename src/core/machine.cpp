@@ -679,7 +679,10 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
     e.elapsed = elapsed;
     if (o.kind == outcome_kind::exited) e.exit_code = o.code;
     if (o.kind == outcome_kind::signalled) e.signal = o.code;
-    if (o.kind == outcome_kind::timeout) e.timeout = p.timeout;
+    if (o.kind == outcome_kind::timeout) {
+      // The limit that passed: the startup timeout when the attempt was never ready.
+      e.timeout = o.reason.rfind("not ready", 0) == 0 ? p.startup_timeout : p.timeout;
+    }
     if (o.kind == outcome_kind::unresponsive) e.timeout = p.heartbeat_timeout;
     emit(std::move(e));
   }

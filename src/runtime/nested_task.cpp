@@ -45,6 +45,19 @@ core::outcome outcome_of(const std::string& path, const core::supervisor_result&
   return core::failure(std::move(reason));
 }
 
+// A nested shutdown that ran past its grace is reported upward, not swallowed: the reason
+// names what was stuck (a stop the parent asked for still ends as cancelled, keeping it).
+core::outcome outcome_with_grace(const std::string& path, const core::supervisor_result& r) {
+  core::outcome o = outcome_of(path, r);
+  if (!r.grace_exceeded) return o;
+  std::string stuck;
+  for (const auto& p : r.stuck) stuck += (stuck.empty() ? "" : ", ") + p;
+  const std::string note = path + ": grace exceeded (stuck: " + stuck + ")";
+  if (o.is_success()) return core::failure(note);
+  o.reason += "; " + note;
+  return o;
+}
+
 }  // namespace
 
 void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_impl& parent,
@@ -88,7 +101,7 @@ void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_i
     if (!p) return;
     core::outcome o = refused->load()
                           ? core::failure("subtree " + *st->path + ": " + st->failure_note)
-                          : outcome_of(*st->path, r);
+                          : outcome_with_grace(*st->path, r);
     p->attempt_ended(st, std::move(o));
   });
 }

@@ -6,6 +6,8 @@
 #include <future>
 #include <mutex>
 
+#include <boost/asio/this_coro.hpp>
+
 #include "vigil/vigil.hpp"
 
 namespace {
@@ -158,6 +160,44 @@ TEST(nested, a_subtree_declaring_a_name_twice_fails_its_attempt) {
   const auto r = sup.outcome("dup");
   EXPECT_EQ(r.status, vigil::final_status::failed);
   EXPECT_NE(r.last.reason.find("'x' twice"), std::string::npos);
+}
+
+// Ignores every stop: only a forced stop ends it.
+asio::awaitable<vigil::outcome> deaf(vigil::context ctx) {
+  co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+  co_await ctx.sleep(1h);
+  co_return vigil::success();
+}
+
+TEST(nested, a_subtree_whose_shutdown_exceeds_its_grace_reports_what_was_stuck) {
+  // The subtree's grace (100 ms) forces a child that ignores its stop; the parent's record of
+  // the subtree's attempt names the stuck path instead of calling it a clean stop.
+  vigil::runtime rt(two_threads());
+  vigil::supervisor sup{rt};
+  vigil::subtree db{.options = {.grace = 100ms},
+                    .children = {{.name = "stuck", .task = deaf, .shutdown = vigil::infinity}}};
+  sup.add({.name = "db", .task = db});
+  ASSERT_TRUE(sup.status("db").state == vigil::child_state::running);
+  sup.stop("db");
+  const auto st = sup.status("db");
+  ASSERT_TRUE(st.last_outcome.has_value());
+  EXPECT_NE(st.last_outcome->reason.find("grace exceeded (stuck: root/db/stuck)"),
+            std::string::npos)
+      << st.last_outcome->reason;
+}
+
+TEST(nested, child_defaults_shutdown_applies_to_subtree_children) {
+  // With child_defaults.shutdown = 200 ms, a subtree child is forced after 200 ms like any
+  // other child (its infinite default applies only when nothing was configured).
+  vigil::runtime rt(two_threads());
+  vigil::supervisor sup{rt, {.child_defaults = {.shutdown = 200ms}}};
+  vigil::subtree db{.options = {.grace = vigil::infinity},
+                    .children = {{.name = "stuck", .task = deaf, .shutdown = vigil::infinity}}};
+  sup.add({.name = "db", .task = db});
+  sup.stop("db");  // returns once forced; without the default it would wait forever
+  const auto st = sup.status("db");
+  ASSERT_TRUE(st.final.has_value());
+  EXPECT_TRUE(st.final->forced);
 }
 
 }  // namespace

@@ -204,6 +204,11 @@ TEST(dependencies, startup_timeout_bounds_the_wait_for_ready) {
   ASSERT_TRUE(i.last_outcome.has_value());
   EXPECT_EQ(i.last_outcome->kind, outcome_kind::timeout);
   EXPECT_EQ(i.last_outcome->reason, "not ready within its startup_timeout of 2s");
+  const auto timed_out = std::find_if(sim.events().begin(), sim.events().end(), [](const auto& e) {
+    return e.kind == event_kind::attempt_timed_out;
+  });
+  ASSERT_NE(timed_out, sim.events().end());
+  EXPECT_EQ(timed_out->timeout, 2s);  // the limit that passed, not the (unset) attempt timeout
 }
 
 TEST(exhaustion, quarantine_parks_the_child_and_its_siblings_run_on) {

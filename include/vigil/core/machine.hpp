@@ -72,8 +72,8 @@ struct supervisor_result {
   std::vector<std::string> abandoned;
   std::string cause_path;        ///< the child whose failure escalated (intensity, exhaustion)
   std::optional<outcome> cause;  ///< that failure
-  std::uint32_t dead = 0;        ///< too_many_dead: children that ended dead or exhausted
-  std::uint32_t total = 0;       ///< too_many_dead: children listed
+  std::uint32_t dead = 0;   ///< too_many_dead: children that ended dead, exhausted or quarantined
+  std::uint32_t total = 0;  ///< too_many_dead: children listed
 
   /// True when the supervisor ended as asked (idle, shutdown, auto-shutdown) within its grace.
   bool ok() const noexcept {

@@ -3,7 +3,7 @@
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_future.hpp>
+#include <boost/asio/post.hpp>
 
 #include "event_bus.hpp"
 #include "hooks_impl.hpp"
@@ -133,8 +133,17 @@ vigil::task with_attempt_hooks(vigil::task t, const std::shared_ptr<const child_
     case task_kind::thread: {
       thread_task inner = t.thread_body();
       return make_thread_task([h, inner](context ctx) -> outcome {
-        // Coroutine hooks run on the attempt's strand; this thread waits for them.
-        auto f = asio::co_spawn(ctx.executor(), before_attempt(h, ctx.attempt()), asio::use_future);
+        // The hooks run on the child's hook strand while this thread waits. Everything Asio
+        // does with executors happens there: this thread only posts and waits on a promise.
+        auto p = std::make_shared<std::promise<std::optional<outcome>>>();
+        auto f = p->get_future();
+        asio::post(h->strand, [h, p, n = ctx.attempt()] {
+          asio::co_spawn(h->strand, before_attempt(h, n),
+                         [p](std::exception_ptr e, std::optional<outcome> failed) {
+                           if (e) failed = failure("hook threw: " + what_of(e));
+                           p->set_value(std::move(failed));
+                         });
+        });
         if (auto failed = f.get()) return std::move(*failed);
         return inner(std::move(ctx));
       });

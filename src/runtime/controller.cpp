@@ -231,14 +231,14 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
     list.push_back(std::move(sub->spec));
     sub->spec.name = list.front().name;
     std::vector<final_reply> watch;
-    watch.emplace_back([self = shared_from_this(), slot_name, token](std::error_code ec,
-                                                                     final_result) {
-      if (ec) return;  // a refused add: its command reply below frees the slot
-      asio::post(self->strand, [self, slot_name, token] { self->finished(slot_name, token); });
-    });
+    watch.emplace_back(
+        [self = shared_from_this(), slot_name, token](std::error_code ec, final_result) {
+          if (ec) return;  // a refused add: its command reply below frees the slot
+          asio::post(self->strand, [self, slot_name, token] { self->finished(slot_name, token); });
+        });
     impl->add_all(std::move(list),
-                  command_reply([self = shared_from_this(), slot_name, token,
-                                 sub](std::error_code ec, std::string) {
+                  command_reply([self = shared_from_this(), slot_name, token, sub](
+                                    std::error_code ec, std::string) {
                     asio::post(self->strand, [self, slot_name, token, sub, ec] {
                       self->added(slot_name, token, *sub, ec);
                     });
@@ -246,8 +246,7 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
                   std::move(watch));
   }
 
-  void added(const std::string& slot_name, std::uint64_t token, submission& s,
-             std::error_code ec) {
+  void added(const std::string& slot_name, std::uint64_t token, submission& s, std::error_code ec) {
     if (!ec) {
       answer(s, {});
       release();
@@ -319,9 +318,8 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
     for (auto& [slot_name, sl] : slots) {
       if (sl.state == slot_state::idle || sl.running != name) continue;
       if (sl.state == slot_state::running) transition(slot_name, sl, slot_state::terminating);
-      impl->command(command::remove, name, command_reply([r = std::move(r)](
-                                                             std::error_code ec,
-                                                             std::string) mutable {
+      impl->command(command::remove, name,
+                    command_reply([r = std::move(r)](std::error_code ec, std::string) mutable {
                       std::move(r)(ec == errc::not_found ? std::error_code{} : ec);
                     }));
       return;

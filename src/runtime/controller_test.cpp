@@ -257,13 +257,12 @@ TEST_F(controller_test, a_slot_is_freed_by_its_childs_outcome_even_when_events_o
   vigil::controller c{sup};
   std::vector<std::future<std::error_code>> fs;
   for (int i = 0; i < 5; ++i) {
-    fs.push_back(c.async_submit(
-        "s",
-        {.name = "j" + std::to_string(i),
-         .task = [](vigil::context) -> asio::awaitable<vigil::outcome> {
-           co_return vigil::success();
-         }},
-        vigil::admission::queue, asio::use_future));
+    fs.push_back(c.async_submit("s",
+                                {.name = "j" + std::to_string(i),
+                                 .task = [](vigil::context) -> asio::awaitable<vigil::outcome> {
+                                   co_return vigil::success();
+                                 }},
+                                vigil::admission::queue, asio::use_future));
   }
   for (auto& f : fs) EXPECT_FALSE(f.get());
   unblock.set_value();

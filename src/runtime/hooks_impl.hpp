@@ -51,8 +51,7 @@ std::shared_ptr<child_hooks> take_hooks(child_spec& spec, const boost::asio::any
 vigil::task with_attempt_hooks(vigil::task t, const std::shared_ptr<const child_hooks>& h);
 
 /// Awaits or calls a hook; exceptions propagate.
-boost::asio::awaitable<void> invoke(std::shared_ptr<const child_hooks> keep,
-                                    const hook<void()>& h);
+boost::asio::awaitable<void> invoke(std::shared_ptr<const child_hooks> keep, const hook<void()>& h);
 boost::asio::awaitable<void> invoke_outcome(std::shared_ptr<const child_hooks> keep,
                                             const hook<void(const outcome&)>& h, outcome o);
 boost::asio::awaitable<bool> invoke_bool(std::shared_ptr<const child_hooks> keep,

@@ -93,10 +93,10 @@ TEST_F(hooks_test, hooks_run_in_order_setup_once_on_restart_only_from_the_second
   run_for(1s);
   run_for(1s);
   ASSERT_EQ(outcome_of("w")->status, vigil::final_status::completed);
-  EXPECT_EQ(log, (std::vector<std::string>{"setup", "on_start(1)", "run(1)", "on_failure:boom1",
-                                           "on_restart(2)", "on_start(2)", "run(2)",
-                                           "on_failure:boom2", "on_restart(3)", "on_start(3)",
-                                           "run(3)", "cleanup"}));
+  EXPECT_EQ(log,
+            (std::vector<std::string>{"setup", "on_start(1)", "run(1)", "on_failure:boom1",
+                                      "on_restart(2)", "on_start(2)", "run(2)", "on_failure:boom2",
+                                      "on_restart(3)", "on_start(3)", "run(3)", "cleanup"}));
 }
 
 TEST_F(hooks_test, a_throwing_setup_ends_the_child_setup_failed_without_attempts) {
@@ -155,15 +155,14 @@ TEST_F(hooks_test, on_failure_sees_exceptions_and_timeouts_but_not_requested_sto
   make();
   auto runs = std::make_shared<int>(0);
   std::vector<vigil::outcome_kind> seen;
-  vigil::child_spec s{
-      .name = "w",
-      .task = [runs](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
-        if (++*runs == 1) throw std::runtime_error("kaput");
-        co_await ctx.sleep(24h);
-        co_return vigil::success();
-      },
-      .backoff = no_jitter,
-      .timeout = 10s};
+  vigil::child_spec s{.name = "w",
+                      .task = [runs](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+                        if (++*runs == 1) throw std::runtime_error("kaput");
+                        co_await ctx.sleep(24h);
+                        co_return vigil::success();
+                      },
+                      .backoff = no_jitter,
+                      .timeout = 10s};
   s.on_failure = [&](const vigil::outcome& o) { seen.push_back(o.kind); };
   ASSERT_FALSE(add(std::move(s)));
   run_for(1s);   // attempt 2
@@ -380,8 +379,8 @@ struct indexer {
   std::shared_ptr<std::vector<std::string>> log = std::make_shared<std::vector<std::string>>();
   int runs_here = 0;  // per attempt copy: always 0 at the start of run()
   asio::awaitable<vigil::outcome> run(vigil::context ctx) {
-    log->push_back("run(" + std::to_string(ctx.attempt()) + ") fresh=" +
-                   std::to_string(runs_here++ == 0));
+    log->push_back("run(" + std::to_string(ctx.attempt()) +
+                   ") fresh=" + std::to_string(runs_here++ == 0));
     co_return ctx.attempt() < 2 ? vigil::failure("again") : vigil::success();
   }
   asio::awaitable<void> setup() {
@@ -406,7 +405,7 @@ TEST_F(hooks_test, task_object_detects_hook_members_including_coroutines) {
   run_for(1s);
   EXPECT_EQ(outcome_of("idx")->status, vigil::final_status::completed);
   EXPECT_EQ(*log_ptr, (std::vector<std::string>{"setup", "run(1) fresh=1", "on_restart(2)",
-                                                 "run(2) fresh=1", "cleanup"}));
+                                                "run(2) fresh=1", "cleanup"}));
 }
 
 }  // namespace

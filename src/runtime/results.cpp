@@ -71,12 +71,10 @@ void send_run(const std::shared_ptr<supervisor_impl>& impl, std::vector<child_sp
   std::vector<final_reply> watch;
   watch.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    watch.emplace_back([g, i](std::error_code ec, final_result f) {
-      g->arrived(i, ec, std::move(f));
-    });
+    watch.emplace_back(
+        [g, i](std::error_code ec, final_result f) { g->arrived(i, ec, std::move(f)); });
   }
-  impl->add_all(std::move(children),
-                command_reply([g](std::error_code ec, std::string) {
+  impl->add_all(std::move(children), command_reply([g](std::error_code ec, std::string) {
                   if (!ec) return;
                   std::unique_lock lock(g->m);
                   g->complete(lock, ec);
@@ -134,9 +132,9 @@ void send_wait_any(const std::shared_ptr<supervisor_impl>& impl, std::vector<std
 namespace {
 
 template <class T>
-T block(const std::shared_ptr<detail::supervisor_impl>& impl, const char* what,
-        const std::function<void(std::shared_ptr<std::promise<std::pair<std::error_code, T>>>)>&
-            send) {
+T block(
+    const std::shared_ptr<detail::supervisor_impl>& impl, const char* what,
+    const std::function<void(std::shared_ptr<std::promise<std::pair<std::error_code, T>>>)>& send) {
   if (!impl) throw error(errc::supervisor_gone, std::string(what) + ": empty handle");
   if (impl->running_in_executor_thread()) {
     throw error(errc::would_deadlock, std::string(what) +
@@ -179,10 +177,10 @@ std::vector<final_result> handle::wait_all(std::vector<std::string> names) const
 std::pair<std::string, final_result> handle::wait_any(std::vector<std::string> names) const {
   using T = std::pair<std::string, final_result>;
   return block<T>(impl_, "wait_any", [&](auto p) {
-    detail::send_wait_any(impl_, std::move(names), [p](std::error_code ec, std::string n,
-                                                       final_result f) {
-      p->set_value({ec, T{std::move(n), std::move(f)}});
-    });
+    detail::send_wait_any(impl_, std::move(names),
+                          [p](std::error_code ec, std::string n, final_result f) {
+                            p->set_value({ec, T{std::move(n), std::move(f)}});
+                          });
   });
 }
 

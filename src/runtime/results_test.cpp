@@ -44,7 +44,8 @@ TEST(results, run_adds_the_whole_list_and_returns_every_final_result_in_order) {
   vigil::supervisor sup{rt};
   const auto r = sup.run({{.name = "a", .task = after(5ms)},
                           {.name = "b", .task = after(1ms, nullptr, vigil::fatal("bad"))},
-                          {.name = "c", .task = after(0ms, nullptr, vigil::failure("x")),
+                          {.name = "c",
+                           .task = after(0ms, nullptr, vigil::failure("x")),
                            .restart = vigil::restart::never}});
   ASSERT_EQ(r.size(), 3u);
   EXPECT_EQ(r[0].status, vigil::final_status::completed);
@@ -131,14 +132,12 @@ TEST(results, async_forms_complete_through_completion_tokens_in_virtual_time) {
   std::optional<std::string> any;
   std::optional<std::vector<vigil::final_result>> all;
   vt::manual_clock::settle(io);
-  sup.async_wait_any({"a", "b"},
-                     [&](std::error_code ec, std::string n, vigil::final_result) {
-                       EXPECT_FALSE(ec);
-                       any = n;
-                     });
-  sup.async_wait_all({"a", "b"}, [&](std::error_code, std::vector<vigil::final_result> r) {
-    all = std::move(r);
+  sup.async_wait_any({"a", "b"}, [&](std::error_code ec, std::string n, vigil::final_result) {
+    EXPECT_FALSE(ec);
+    any = n;
   });
+  sup.async_wait_all(
+      {"a", "b"}, [&](std::error_code, std::vector<vigil::final_result> r) { all = std::move(r); });
   vt::manual_clock::settle(io);
   clk.run_for(io, 999ms);
   EXPECT_FALSE(any);

@@ -110,8 +110,7 @@ core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
   };
   std::shared_ptr<const core::child_policy> policy;
   if (!spec.task) {
-    return refuse(make_error_code(errc::invalid_argument),
-                  "child '" + spec.name + "' has no task");
+    return refuse(make_error_code(errc::invalid_argument), "child '" + spec.name + "' has no task");
   }
   // A nested supervisor stops its own children first: no forced stop unless asked for.
   if (spec.task.kind() == task_kind::supervisor && !spec.shutdown &&
@@ -230,8 +229,8 @@ void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
     for (std::size_t i = 0; i < specs.size(); ++i) {
       std::optional<final_reply> w;
       if (i < watch.size()) w.emplace(std::move(watch[i]));
-      const auto id = self->add_now(std::move(specs[i]), command_reply([](std::error_code, std::string) {}),
-                                    std::move(w));
+      const auto id = self->add_now(
+          std::move(specs[i]), command_reply([](std::error_code, std::string) {}), std::move(w));
       if (id == core::no_child && !first) first = make_error_code(errc::invalid_argument);
     }
     self->reply(std::move(r), first, std::string{});
@@ -574,15 +573,16 @@ void supervisor_impl::perform(core::run_setup& a) {
     return;
   }
   // §11: off the strand; a throw ends the child with setup_failed (the machine reports it).
-  asio::co_spawn(h->strand, invoke(h, h->setup),
-                 [self = shared_from_this(), id = a.id, token = a.token](std::exception_ptr e) {
-                   std::optional<core::outcome> failed;
-                   if (e) failed = core::outcome_from_exception(e);
-                   asio::post(self->strand_, [self, id, token, failed = std::move(failed)]() mutable {
-                     self->machine_.on_setup_done(id, token, std::move(failed), self->clock_.now());
-                     self->pump();
-                   });
-                 });
+  asio::co_spawn(
+      h->strand, invoke(h, h->setup),
+      [self = shared_from_this(), id = a.id, token = a.token](std::exception_ptr e) {
+        std::optional<core::outcome> failed;
+        if (e) failed = core::outcome_from_exception(e);
+        asio::post(self->strand_, [self, id, token, failed = std::move(failed)]() mutable {
+          self->machine_.on_setup_done(id, token, std::move(failed), self->clock_.now());
+          self->pump();
+        });
+      });
 }
 
 void supervisor_impl::perform(core::ask_should_restart& a) {
@@ -594,8 +594,8 @@ void supervisor_impl::perform(core::ask_should_restart& a) {
   // A throwing should_restart is reported and the policy decides: supervision never stops
   // because of a hook.
   asio::co_spawn(h->strand, invoke_bool(h, h->should_restart, a.last),
-                 [self = shared_from_this(), h, id = a.id, gen = a.generation](
-                     std::exception_ptr e, bool restart_it) {
+                 [self = shared_from_this(), h, id = a.id, gen = a.generation](std::exception_ptr e,
+                                                                               bool restart_it) {
                    if (e) {
                      report_hook_failure(*h, "should_restart", e);
                      restart_it = true;
@@ -644,26 +644,28 @@ void supervisor_impl::run_shutdown_hooks() {
     const auto at = core::saturating_add(now, std::min(h->shutdown_timeout, opts_.grace));
     asio::co_spawn(
         h->strand, invoke(h, h->on_shutdown),
-        asio::bind_cancellation_slot(
-            job->hook_cancel.slot(), [self = shared_from_this(), h, job](std::exception_ptr e) {
-              if (e && !job->timed_out.load()) report_hook_failure(*h, "on_shutdown", e);
-              asio::post(self->strand_, [self, job] {
-                if (job->done) return;
-                job->done = true;
-                job->timer_cancel.emit(asio::cancellation_type::all);
-                self->hook_job_done();
-              });
-            }));
-    clock_.async_wait_until(
-        strand_, at, job->timer_cancel.slot(),
-        asio::bind_executor(strand_, [self = shared_from_this(), h,
-                                      job](boost::system::error_code ec) {
-          if (ec || job->done) return;
-          job->done = true;
-          job->timed_out.store(true);
-          asio::post(h->strand, [job] { job->hook_cancel.emit(asio::cancellation_type::terminal); });
-          self->hook_job_done();
-        }));
+        asio::bind_cancellation_slot(job->hook_cancel.slot(),
+                                     [self = shared_from_this(), h, job](std::exception_ptr e) {
+                                       if (e && !job->timed_out.load())
+                                         report_hook_failure(*h, "on_shutdown", e);
+                                       asio::post(self->strand_, [self, job] {
+                                         if (job->done) return;
+                                         job->done = true;
+                                         job->timer_cancel.emit(asio::cancellation_type::all);
+                                         self->hook_job_done();
+                                       });
+                                     }));
+    clock_.async_wait_until(strand_, at, job->timer_cancel.slot(),
+                            asio::bind_executor(strand_, [self = shared_from_this(), h,
+                                                          job](boost::system::error_code ec) {
+                              if (ec || job->done) return;
+                              job->done = true;
+                              job->timed_out.store(true);
+                              asio::post(h->strand, [job] {
+                                job->hook_cancel.emit(asio::cancellation_type::terminal);
+                              });
+                              self->hook_job_done();
+                            }));
   }
 }
 

@@ -161,7 +161,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   bool drained_ = false;
   bool draining_ = false;
   bool shutdown_hooks_run_ = false;
-  bool drain_ready_ = false;  // subscribers drained (or their deadline passed)
+  bool drain_ready_ = false;     // subscribers drained (or their deadline passed)
   std::uint32_t hook_jobs_ = 0;  // cleanup and on_shutdown jobs the end waits for
 };
 

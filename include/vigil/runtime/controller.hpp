@@ -67,7 +67,8 @@ struct controller_options {
 namespace detail {
 class controller_state;
 using submit_reply = boost::asio::any_completion_handler<void(std::error_code)>;
-using slots_reply = boost::asio::any_completion_handler<void(std::error_code, std::vector<slot_info>)>;
+using slots_reply =
+    boost::asio::any_completion_handler<void(std::error_code, std::vector<slot_info>)>;
 }  // namespace detail
 
 /// Admits submitted children into named slots of the supervisor behind a handle: at most one
@@ -113,7 +114,9 @@ class controller {
   template <class CompletionToken>
   auto async_remove(std::string name, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code)>(
-        [this](auto h, std::string n) { remove_(std::move(n), detail::submit_reply(std::move(h))); },
+        [this](auto h, std::string n) {
+          remove_(std::move(n), detail::submit_reply(std::move(h)));
+        },
         token, std::move(name));
   }
   /// Blocking async_remove; returns its error code.

@@ -16,11 +16,11 @@ namespace vigil {
 /// A task class: copyable, with a coroutine `run(context)` returning awaitable<outcome> or
 /// awaitable<void>.
 template <class T>
-concept task_class =
-    std::copy_constructible<T> &&
-    (requires(T& t, context c) {
+concept task_class = std::copy_constructible<T> &&(
+    requires(T& t, context c) {
       { t.run(c) } -> std::same_as<boost::asio::awaitable<outcome>>;
-    } || requires(T& t, context c) {
+    } ||
+    requires(T & t, context c) {
       { t.run(c) } -> std::same_as<boost::asio::awaitable<void>>;
     });
 
@@ -55,27 +55,27 @@ child_spec task_object(child_spec spec, T prototype) {
     return detail::run_object(std::make_shared<T>(*proto), std::move(ctx));
   });
   auto o = std::make_shared<T>(*proto);
-  if constexpr (requires(T& t) { t.setup(); }) {
+  if constexpr (requires(T & t) { t.setup(); }) {
     if (!spec.setup) spec.setup = [o] { return o->setup(); };
   }
-  if constexpr (requires(T& t, std::uint32_t n) { t.on_start(n); }) {
+  if constexpr (requires(T & t, std::uint32_t n) { t.on_start(n); }) {
     if (!spec.on_start) spec.on_start = [o](std::uint32_t n) { return o->on_start(n); };
   }
-  if constexpr (requires(T& t, std::uint32_t n) { t.on_restart(n); }) {
+  if constexpr (requires(T & t, std::uint32_t n) { t.on_restart(n); }) {
     if (!spec.on_restart) spec.on_restart = [o](std::uint32_t n) { return o->on_restart(n); };
   }
-  if constexpr (requires(T& t, const outcome& x) { t.on_failure(x); }) {
+  if constexpr (requires(T & t, const outcome& x) { t.on_failure(x); }) {
     if (!spec.on_failure) spec.on_failure = [o](const outcome& x) { return o->on_failure(x); };
   }
-  if constexpr (requires(T& t, const outcome& x) { t.should_restart(x); }) {
+  if constexpr (requires(T & t, const outcome& x) { t.should_restart(x); }) {
     if (!spec.should_restart) {
       spec.should_restart = [o](const outcome& x) { return o->should_restart(x); };
     }
   }
-  if constexpr (requires(T& t) { t.cleanup(); }) {
+  if constexpr (requires(T & t) { t.cleanup(); }) {
     if (!spec.cleanup) spec.cleanup = [o] { return o->cleanup(); };
   }
-  if constexpr (requires(T& t) { t.on_shutdown(); }) {
+  if constexpr (requires(T & t) { t.on_shutdown(); }) {
     if (!spec.on_shutdown) spec.on_shutdown = [o] { return o->on_shutdown(); };
   }
   return spec;

@@ -85,24 +85,34 @@ void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_i
     return;
   }
   runner->sup->listen();
+  // Ownership: the parent's record of this attempt owns the nested supervisor (until the next
+  // attempt or the parent's end); the replies the nested supervisor stores hold it only
+  // weakly. Otherwise a subtree that never ends (abandoned) would own itself forever.
   st->runner = runner;
+  st->keep_alive = runner;
+  const std::weak_ptr<attempt_state> weak_st = st;
+  const std::weak_ptr<nested_runner> weak_runner = runner;
   // Declared children, in order; the first refusal fails the attempt (after a shutdown).
   auto refused = std::make_shared<std::atomic<bool>>(false);
   for (const child_spec& c : spec->children) {
-    runner->sup->add(c, [runner, refused, st](std::error_code ec, std::string msg) {
-      if (ec && !refused->exchange(true)) {
-        st->failure_note = msg.empty() ? ec.message() : msg;
-        runner->sup->shutdown();
+    runner->sup->add(c, [weak_runner, refused, weak_st](std::error_code ec, std::string msg) {
+      auto r = weak_runner.lock();
+      auto s = weak_st.lock();
+      if (ec && r && s && !refused->exchange(true)) {
+        s->failure_note = msg.empty() ? ec.message() : msg;
+        r->sup->shutdown();
       }
     });
   }
-  runner->sup->wait([runner, st, refused](std::error_code, core::supervisor_result r) {
-    auto p = st->sup.lock();
+  runner->sup->wait([weak_st, refused](std::error_code, core::supervisor_result r) {
+    auto s = weak_st.lock();
+    if (!s) return;
+    auto p = s->sup.lock();
     if (!p) return;
     core::outcome o = refused->load()
-                          ? core::failure("subtree " + *st->path + ": " + st->failure_note)
-                          : outcome_with_grace(*st->path, r);
-    p->attempt_ended(st, std::move(o));
+                          ? core::failure("subtree " + *s->path + ": " + s->failure_note)
+                          : outcome_with_grace(*s->path, r);
+    p->attempt_ended(s, std::move(o));
   });
 }
 

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -53,6 +53,7 @@ struct attempt_state {
   std::weak_ptr<attempt_runner> runner;  // thread and process attempts: their stop ladder
   std::shared_ptr<event_bus> bus;        // process attempts publish process_output here
   std::string failure_note;              // nested supervisors: why a declared child was refused
+  std::shared_ptr<void> keep_alive;      // nested supervisors: the record owns the subtree
 
   explicit attempt_state(boost::asio::strand<boost::asio::any_io_executor> ex)
       : executor(std::move(ex)) {}

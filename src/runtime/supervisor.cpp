@@ -148,6 +148,7 @@ core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
     slot = child_slot{};
     slot.task = std::move(task);
     slot.shared = std::make_shared<child_shared>();
+    slot.strand = make_child_strand();
     if (hooks) {
       hooks->path = machine_.path_of(res.id);
       hooks->shutdown_timeout = shutdown_timeout;
@@ -444,9 +445,40 @@ void supervisor_impl::pump() {
   if (!machine_.ended()) arm_timer();
 }
 
+asio::any_io_executor supervisor_impl::make_child_strand() const {
+  // A concrete io_context strand fits in any_io_executor's small buffer: copying it for every
+  // attempt, post and co_spawn allocates nothing (a strand<any_io_executor> did, several times
+  // per restart; docs/performance.md).
+  if (const auto* io = pool_.target<asio::io_context::executor_type>()) {
+    return asio::make_strand(*io);
+  }
+  return asio::make_strand(pool_);
+}
+
+namespace {
+// Runs the task and turns what it throws into its outcome right here, with one unwinding:
+// classifying an exception_ptr afterwards would have to rethrow it once more.
+asio::awaitable<core::outcome> guarded(asio::awaitable<core::outcome> task) {
+  std::optional<core::outcome> thrown;
+  try {
+    co_return co_await std::move(task);
+  } catch (const core::fatal_error& e) {
+    thrown.emplace(core::outcome{core::outcome_kind::fatal, 0, e.what(), std::current_exception()});
+  } catch (const std::exception& e) {
+    thrown.emplace(
+        core::outcome{core::outcome_kind::failure, 0, e.what(), std::current_exception()});
+  } catch (...) {
+    thrown.emplace(core::outcome{core::outcome_kind::failure, 0, "unknown exception",
+                                 std::current_exception()});
+  }
+  co_return std::move(*thrown);
+}
+}  // namespace
+
 void supervisor_impl::perform(core::start_attempt& a) {
   child_slot& slot = slots_[a.id];
-  auto st = std::make_shared<attempt_state>(asio::make_strand(pool_));
+  if (!slot.strand) slot.strand = make_child_strand();
+  auto st = std::make_shared<attempt_state>(slot.strand);
   st->sup = weak_from_this();
   st->id = a.id;
   st->generation = a.generation;
@@ -487,7 +519,7 @@ void supervisor_impl::perform(core::start_attempt& a) {
     if (!sup) return;
     sup->attempt_ended(st, e ? core::outcome_from_exception(e) : std::move(o));
   };
-  asio::co_spawn(st->executor, std::move(*aw),
+  asio::co_spawn(st->executor, guarded(std::move(*aw)),
                  asio::bind_cancellation_slot(st->cancel.slot(), std::move(done)));
 }
 
@@ -513,6 +545,7 @@ void supervisor_impl::perform(core::abandon_attempt& a) {
   if (!st || st->generation != a.generation) return;
   st->stop.request_stop();
   if (auto r = st->runner.lock()) r->abandon(*st);
+  slots_[a.id].strand = make_child_strand();  // the abandoned attempt keeps the old strand
 }
 
 void supervisor_impl::perform(core::check_heartbeat& a) {

@@ -43,7 +43,7 @@ struct attempt_state {
   std::uint32_t failure_streak = 0;
   std::shared_ptr<const std::string> path;
   std::string_view name;  // the last element of *path
-  boost::asio::strand<boost::asio::any_io_executor> executor;
+  boost::asio::any_io_executor executor;  // the child's strand (see child_slot::strand)
   vigil::clock* clk = nullptr;
   std::shared_ptr<child_shared> shared;
   std::stop_source stop;
@@ -55,8 +55,7 @@ struct attempt_state {
   std::string failure_note;              // nested supervisors: why a declared child was refused
   std::shared_ptr<void> keep_alive;      // nested supervisors: the record owns the subtree
 
-  explicit attempt_state(boost::asio::strand<boost::asio::any_io_executor> ex)
-      : executor(std::move(ex)) {}
+  explicit attempt_state(boost::asio::any_io_executor ex) : executor(std::move(ex)) {}
 };
 
 /// The owner token: its destruction (the last handle and supervisor gone) starts shutdown.
@@ -113,7 +112,11 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
     std::shared_ptr<attempt_state> attempt;
     std::vector<final_reply> outcome_waiters;
     std::shared_ptr<const child_hooks> hooks;  // null: no hooks (§11)
+    // The strand every attempt of this child runs on, made once (not per attempt) and renewed
+    // only after an abandoned attempt, which may still be running on the old one.
+    boost::asio::any_io_executor strand;
   };
+  boost::asio::any_io_executor make_child_strand() const;
 
   // Hooks (§11), all run off the strand on the child's hook strand.
   core::child_id add_now(child_spec spec, command_reply r, std::optional<final_reply> watch);

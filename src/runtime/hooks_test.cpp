@@ -12,6 +12,7 @@
 
 #include "vigil/testing/event_recorder.hpp"
 #include "vigil/testing/manual_clock.hpp"
+#include "vigil/testing/virtual_runtime.hpp"
 #include "vigil/vigil.hpp"
 
 namespace {
@@ -23,26 +24,19 @@ namespace vt = vigil::testing;
 // A supervisor on a single-threaded io_context with a manual clock; hooks append to `log`
 // (one thread runs everything, so no lock is needed).
 struct hooks_test : ::testing::Test {
-  asio::io_context io;
-  vt::manual_clock clk;
-  std::optional<vigil::supervisor> sup;
-  std::optional<vt::event_recorder> rec;
+  vt::virtual_runtime vr;
+  std::optional<vigil::supervisor>& sup = vr.sup;
+  std::optional<vt::event_recorder>& rec = vr.events;
   std::vector<std::string> log;
 
   void make(vigil::supervisor_options o = {}) {
     if (!o.seed) o.seed = 7;
-    sup.emplace(io.get_executor(), std::move(o), clk);
-    rec.emplace(*sup);
-    settle();
+    vr.start(std::move(o));
   }
-  void settle() { vt::manual_clock::settle(io); }
-  void run_for(vigil::duration d) { clk.run_for(io, d); }
-  std::error_code add(vigil::child_spec spec) {
-    std::optional<std::error_code> r;
-    sup->async_add(std::move(spec), [&](std::error_code ec) { r = ec; });
-    settle();
-    return r.value_or(vigil::errc::timeout);
-  }
+  void settle() { vr.settle(); }
+  void run_for(vigil::duration d) { vr.run_for(d); }
+  std::error_code add(vigil::child_spec spec) { return vr.add(std::move(spec)); }
+
   std::optional<vigil::final_result> outcome_of(std::string name) {
     std::optional<vigil::final_result> r;
     sup->async_outcome(name, [&](std::error_code ec, vigil::final_result f) {
@@ -126,7 +120,7 @@ TEST_F(hooks_test, a_coroutine_setup_is_awaited_before_the_first_attempt) {
     log.push_back("setup");
   };
   ASSERT_FALSE(add(std::move(s)));
-  while (log.size() < 2) io.run_one();
+  while (log.size() < 2) vr.io.run_one();
   settle();
   EXPECT_EQ(log, (std::vector<std::string>{"setup", "run(1)"}));
 }

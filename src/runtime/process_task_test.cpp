@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "task_runners.hpp"
+#include "test_support.hpp"
 #include "vigil/testing/event_recorder.hpp"
 #include "vigil/vigil.hpp"
 
@@ -18,15 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace vt = vigil::testing;
 
-// Polls `pred` until it holds or a generous bound passes; never a guess at how long work takes.
-bool eventually(const std::function<bool()>& pred, std::chrono::seconds bound = 30s) {
-  const auto until = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using vigil::test::eventually;
 
 vigil::task sh(std::string script, vigil::process_options o = {}) {
   o.argv = {"/bin/sh", "-c", std::move(script)};

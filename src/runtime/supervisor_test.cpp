@@ -10,6 +10,7 @@
 
 #include "vigil/testing/event_recorder.hpp"
 #include "vigil/testing/manual_clock.hpp"
+#include "vigil/testing/virtual_runtime.hpp"
 #include "vigil/vigil.hpp"
 
 namespace {
@@ -20,27 +21,18 @@ namespace vt = vigil::testing;
 
 // A supervisor on a single-threaded io_context that only this test runs, with a manual clock.
 struct runtime_test : ::testing::Test {
-  asio::io_context io;
-  vt::manual_clock clk;
-  std::optional<vigil::supervisor> sup;
-  std::optional<vt::event_recorder> rec;
+  vt::virtual_runtime vr;
+  std::optional<vigil::supervisor>& sup = vr.sup;
+  std::optional<vt::event_recorder>& rec = vr.events;
 
   void make(vigil::supervisor_options o = {}) {
     if (!o.seed) o.seed = 42;
-    sup.emplace(io.get_executor(), std::move(o), clk);
-    rec.emplace(*sup);
-    settle();
+    vr.start(std::move(o));
   }
-  void settle() { vt::manual_clock::settle(io); }
-  void run_for(vigil::duration d) { clk.run_for(io, d); }
+  void settle() { vr.settle(); }
+  void run_for(vigil::duration d) { vr.run_for(d); }
+  std::error_code add(vigil::child_spec spec) { return vr.add(std::move(spec)); }
 
-  std::error_code add(vigil::child_spec spec) {
-    std::optional<std::error_code> r;
-    sup->async_add(std::move(spec), [&](std::error_code ec) { r = ec; });
-    settle();
-    EXPECT_TRUE(r.has_value()) << "add did not complete";
-    return r.value_or(vigil::errc::timeout);
-  }
   template <class Op>
   std::error_code call(Op op) {
     std::optional<std::error_code> r;

@@ -395,9 +395,8 @@ void supervisor_impl::listen() {
   // being built once nobody listens. The listener holds the supervisor weakly: no cycle.
   bus_->add_listener([w = weak_from_this()](bool) {
     if (auto self = w.lock()) {
-      asio::post(self->strand_, [self] {
-        self->machine_.set_events_enabled(self->bus_->has_subscribers());
-      });
+      asio::post(self->strand_,
+                 [self] { self->machine_.set_events_enabled(self->bus_->has_subscribers()); });
     }
   });
   asio::post(strand_, [self = shared_from_this()] {

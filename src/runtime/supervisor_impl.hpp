@@ -42,7 +42,7 @@ struct attempt_state {
   std::uint32_t attempt = 0;
   std::uint32_t failure_streak = 0;
   std::shared_ptr<const std::string> path;
-  std::string_view name;  // the last element of *path
+  std::string_view name;                  // the last element of *path
   boost::asio::any_io_executor executor;  // the child's strand (see child_slot::strand)
   vigil::clock* clk = nullptr;
   std::shared_ptr<child_shared> shared;

@@ -46,6 +46,8 @@ void context::ready() const {
 
 void context::status(std::string text) const {
   std::lock_guard lock(state_->shared->m);
+  // An abandoned attempt that still runs must not overwrite its successor's status.
+  if (state_->shared->current_generation != state_->generation) return;
   state_->shared->status_text = std::move(text);
 }
 

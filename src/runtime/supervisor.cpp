@@ -489,6 +489,10 @@ void supervisor_impl::perform(core::start_attempt& a) {
   st->shared = slot.shared;
   st->last_beat.store(clock_.now().time_since_epoch().count(), std::memory_order_relaxed);
   slot.attempt = st;
+  {
+    std::lock_guard lock(slot.shared->m);
+    slot.shared->current_generation = a.generation;
+  }
 
   switch (slot.task.kind()) {
     case task_kind::thread:

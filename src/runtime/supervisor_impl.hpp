@@ -31,7 +31,8 @@ struct attempt_runner;
 /// What a child keeps across attempts and shares with its attempts' contexts.
 struct child_shared {
   std::mutex m;
-  std::string status_text;  // guarded by m
+  std::string status_text;               // guarded by m
+  std::uint64_t current_generation = 0;  // guarded by m: only this attempt may set the status
 };
 
 /// One attempt, shared by the supervisor and the attempt's context.

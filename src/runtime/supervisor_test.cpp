@@ -606,6 +606,32 @@ TEST_F(runtime_test, always_with_interval_runs_periodically) {
   EXPECT_EQ(status("tick").restarts_automatic, 4u);
 }
 
+TEST_F(runtime_test, an_abandoned_attempt_cannot_overwrite_its_successors_status) {
+  // Attempt 1 ignores its stop (cancellation disabled) and is forced after 1 s by restart();
+  // attempt 2 sets "fresh". When attempt 1 wakes at 2 s and sets "zombie", it is ignored.
+  make();
+  ASSERT_FALSE(add({.name = "z",
+                    .task = [](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+                      if (ctx.attempt() == 1) {
+                        co_await asio::this_coro::reset_cancellation_state(
+                            asio::disable_cancellation());
+                        co_await ctx.sleep(2s);
+                        ctx.status("zombie");
+                        co_return vigil::success();
+                      }
+                      ctx.status("fresh");
+                      co_await ctx.sleep(24h);
+                      co_return vigil::success();
+                    },
+                    .shutdown = 1s}));
+  sup->async_restart("z", [](std::error_code) {});
+  run_for(1s);
+  EXPECT_EQ(status("z").attempt, 2u);
+  EXPECT_EQ(status("z").status_text, "fresh");
+  run_for(2s);
+  EXPECT_EQ(status("z").status_text, "fresh");
+}
+
 // ---- with real threads: the blocking API and the runtime
 
 TEST(runtime_threads, blocking_api_works_from_a_foreign_thread) {

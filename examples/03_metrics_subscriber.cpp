@@ -54,10 +54,13 @@ int main() {
   auto sub = sup.subscribe(std::ref(metrics));
 
   sup.add({.name = "fetcher", .task = fetch, .backoff = vigil::backoff::constant(5ms)});
+  // Once its retries are used up the reporter is parked (quarantined) and the fetcher carries
+  // on; the default, on_exhausted::escalate, would end the whole supervisor instead.
   sup.add({.name = "reporter",
            .task = report,
            .backoff = vigil::backoff::constant(5ms),
-           .max_retries = 2});
+           .max_retries = 2,
+           .on_exhausted = vigil::on_exhausted::quarantine});
 
   // run() returns after the supervisor went idle and every subscriber has drained its queue,
   // so the counts below are final.

@@ -28,15 +28,12 @@ int main() {
   vigil::supervisor sup{rt, {.exit_when_idle = true}};
   auto log = sup.subscribe(vigil::observe::log_to(std::cout));
 
-  sup.add({.name = "hanger",
-           .task = hang,
-           .restart = vigil::restart::on_failure,
-           .max_retries = 0,
-           .timeout = 100ms});
+  // restart::never: each runs once, so both outcomes are visible at the end (with max_retries,
+  // the first child to use them up would escalate and stop the other one).
+  sup.add({.name = "hanger", .task = hang, .restart = vigil::restart::never, .timeout = 100ms});
   sup.add({.name = "staller",
            .task = stall,
-           .restart = vigil::restart::on_failure,
-           .max_retries = 0,
+           .restart = vigil::restart::never,
            .heartbeat_timeout = 100ms});
 
   const int code = rt.run(sup);

@@ -143,6 +143,41 @@ TEST_F(hooks_test, a_throwing_on_start_fails_that_attempt_and_the_policy_retries
   EXPECT_EQ(outcome_of("w")->status, vigil::final_status::completed);
 }
 
+TEST_F(hooks_test, on_failure_runs_for_a_timed_out_attempt_that_had_to_be_forced) {
+  // The task ignores its cancellation: its 2 s timeout asks it to stop, it does not, and after
+  // its 1 s shutdown timeout it is abandoned. on_failure still sees that timeout (the shell
+  // never gets an exit for an abandoned attempt). A forced requested stop is not a failure.
+  make();
+  std::vector<vigil::outcome_kind> seen;
+  vigil::child_spec s{
+      .name = "deaf",
+      .task = [](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+        co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+        co_await ctx.sleep(1h);
+        co_return vigil::success();
+      },
+      .restart = vigil::restart::never,
+      .timeout = 2s,
+      .shutdown = 1s};
+  s.on_failure = [&](const vigil::outcome& o) { seen.push_back(o.kind); };
+  ASSERT_FALSE(add(std::move(s)));
+  run_for(3s);
+  EXPECT_EQ(seen, (std::vector<vigil::outcome_kind>{vigil::outcome_kind::timeout}));
+  vigil::child_spec t{
+      .name = "deaf2",
+      .task = [](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+        co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+        co_await ctx.sleep(1h);
+        co_return vigil::success();
+      },
+      .shutdown = 1s};
+  t.on_failure = [&](const vigil::outcome& o) { seen.push_back(o.kind); };
+  ASSERT_FALSE(add(std::move(t)));
+  sup->async_stop("deaf2", [](std::error_code) {});
+  run_for(2s);
+  EXPECT_EQ(seen.size(), 1u);
+}
+
 TEST_F(hooks_test, on_failure_sees_exceptions_and_timeouts_but_not_requested_stops) {
   // Attempt 1 throws, attempt 2 times out, attempt 3 hangs and is stopped: on_failure runs for
   // the first two (with their outcomes) and not for the stop.

@@ -549,6 +549,9 @@ void supervisor_impl::perform(core::abandon_attempt& a) {
   st->stop.request_stop();
   if (auto r = st->runner.lock()) r->abandon(*st);
   slots_[a.id].strand = make_child_strand();  // the abandoned attempt keeps the old strand
+  // The machine already recorded how the forced attempt ended (timeout, unresponsive, or a
+  // cancellation for a requested stop): on_failure runs for the failures, as for any exit.
+  if (slots_[a.id].hooks) after_exit(a.id);
 }
 
 void supervisor_impl::perform(core::check_heartbeat& a) {

@@ -9,9 +9,9 @@ namespace vigil::testing {
 
 using namespace vigil::core;
 
-simulator::simulator(supervisor_policy policy, std::uint64_t seed)
-    : m_(policy, std::make_shared<const std::string>("root"), seed),
-      now_(time_point{} + std::chrono::hours(1)) {}
+simulator::simulator(supervisor_policy policy, std::uint64_t seed, std::string path,
+                     time_point start)
+    : m_(policy, std::make_shared<const std::string>(std::move(path)), seed), now_(start) {}
 
 std::string simulator::name_of(child_id id) const {
   const auto it = names_.find(id);

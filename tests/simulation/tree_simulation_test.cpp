@@ -191,6 +191,170 @@ std::uint64_t env_or(const char* name, std::uint64_t fallback) {
   return v != nullptr ? std::strtoull(v, nullptr, 10) : fallback;
 }
 
+// How a nested supervisor's end looks to its parent (as src/runtime/nested_task.cpp maps it).
+outcome outcome_of_subtree(const supervisor_result& r) {
+  if (r.reason == exit_reason::idle || r.reason == exit_reason::auto_shutdown ||
+      r.reason == exit_reason::shutdown_requested) {
+    return success();
+  }
+  return failure("root/sub: " + std::string(to_string(r.reason)));
+}
+
+// A two-level tree: a parent with siblings and a subtree child "sub" whose every attempt is a
+// nested supervisor, simulated by a second simulator that starts when the parent starts "sub",
+// shuts down when the parent stops it, and ends the parent's attempt when it ends. Both clocks
+// advance in lockstep; the invariants are checked at both levels after every step, plus: "sub"
+// has a live attempt exactly while a nested supervisor for it runs.
+// Across a run: how many nested supervisors were started, and how many escalated to the parent.
+struct nested_stats {
+  std::uint64_t instances = 0;
+  std::uint64_t escalations = 0;
+};
+
+std::optional<std::string> run_nested(std::uint64_t seed, int steps, nested_stats& stats) {
+  world w(seed);
+  supervisor_policy sp;
+  const int s = w.pick(0, 2);
+  sp.strategy =
+      s == 0 ? strategy::one_for_one : (s == 1 ? strategy::one_for_all : strategy::rest_for_one);
+  sp.intensity = {w.pick(3, 30), w.ms(1000, 20000)};
+  sp.grace = w.ms(1000, 20000);
+  simulator parent(sp, seed);
+  supervisor_policy isp;
+  isp.strategy = w.chance(0.5) ? strategy::one_for_all : strategy::rest_for_one;
+  isp.intensity = {w.pick(1, 5), w.ms(1000, 20000)};
+  isp.grace = w.ms(1000, 10000);
+  isp.exit_when_idle = w.chance(0.3);
+  std::vector<std::pair<std::string, child_policy>> declared;
+  const int inner_count = w.pick(2, 4);
+  for (int k = 0; k < inner_count; ++k) {
+    child_policy p = random_policy(w);
+    p.on_exhausted_action = on_exhausted::escalate;
+    declared.emplace_back("g" + std::to_string(k), p);
+  }
+  std::vector<std::string> names;
+  for (int k = 0; k < w.pick(1, 3); ++k) {
+    const std::string n = "c" + std::to_string(k);
+    if (parent.add(n, random_policy(w))) names.push_back(n);
+  }
+  child_policy subp = random_policy(w);
+  subp.shutdown = infinity;  // a subtree stops its own children first (the runtime's default)
+  if (!parent.add("sub", subp)) return "could not add sub";
+
+  std::optional<simulator> inner;
+  std::size_t seen = 0;
+  std::uint64_t instances = 0;
+  auto sync = [&] {
+    for (bool changed = true; changed;) {
+      changed = false;
+      const auto& log = parent.log();
+      for (; seen < log.size(); ++seen) {
+        const std::string& line = log[seen];
+        if (line.rfind("start sub#", 0) == 0) {
+          inner.emplace(isp, seed * 31 + ++instances, "root/sub", parent.now());
+          ++stats.instances;
+          for (const auto& [n, p] : declared) inner->add(n, p);
+          changed = true;
+        } else if (line == "stop sub" && inner && !inner->result()) {
+          inner->shutdown();
+          changed = true;
+        } else if (line == "abandon sub") {
+          inner.reset();  // an abandoned subtree goes on alone; the parent no longer watches it
+        }
+      }
+      if (inner && inner->result() && parent.is_live("sub")) {
+        const outcome o = outcome_of_subtree(*inner->result());
+        if (!o.is_success()) ++stats.escalations;
+        inner.reset();
+        parent.exit("sub", o);
+        changed = true;
+      }
+    }
+  };
+  auto advance_both = [&](duration d) {
+    for (duration done{}; done < d; done += 100ms) {
+      parent.advance(100ms);
+      if (inner) inner->advance(100ms);
+      sync();
+    }
+  };
+  sync();
+  for (int step = 0; step < steps && !parent.result(); ++step) {
+    const int op = w.pick(0, 99);
+    if (inner && !inner->result() && op < 50) {
+      const std::string g = declared[w.pick(0, declared.size() - 1)].first;
+      if (op < 25)
+        inner->fail(g, "crash");
+      else if (op < 30)
+        inner->succeed(g);
+      else if (op < 32)
+        inner->exit(g, fatal("fatal"));
+      else if (op < 40)
+        inner->ready(g);
+      else if (op < 45)
+        inner->restart(g);
+      else
+        for (const auto& [n, p] : declared) inner->heartbeat(n);
+    } else if (op < 65 && !names.empty()) {
+      const std::string t = names[w.pick(0, names.size() - 1)];
+      if (op < 58)
+        parent.fail(t, "crash");
+      else
+        parent.ready(t);
+    } else if (op < 70) {
+      parent.restart("sub");
+    } else if (op < 73) {
+      parent.stop("sub");
+    } else if (op < 76) {
+      parent.start("sub");
+    } else {
+      advance_both(w.ms(0, 2000));
+    }
+    sync();
+    if (auto bad = check(parent, sp)) return "step " + std::to_string(step) + ": parent: " + *bad;
+    if (inner) {
+      if (auto bad = check(*inner, isp)) return "step " + std::to_string(step) + ": sub: " + *bad;
+    }
+    const bool running_inner = inner && !inner->result();
+    if (parent.is_live("sub") != running_inner) {
+      return "step " + std::to_string(step) +
+             ": sub live=" + std::to_string(parent.is_live("sub")) +
+             " but nested supervisor running=" + std::to_string(running_inner);
+    }
+  }
+  parent.shutdown();
+  sync();
+  for (int k = 0; k < 400 && !parent.result(); ++k) advance_both(1s);
+  if (!parent.result()) return "the tree never ended after shutdown";
+  if (inner && !inner->result()) return "the nested supervisor outlived its parent's end";
+  return std::nullopt;
+}
+
+TEST(simulation, two_level_trees_keep_every_invariant_at_every_level) {
+  // 2,000 seeds (VIGIL_SIM_SEEDS scales it) of a parent with a subtree child driven by a nested
+  // simulator; VIGIL_SIM_SEED replays one.
+  const std::uint64_t only = env_or("VIGIL_SIM_SEED", 0);
+  const std::uint64_t count = env_or("VIGIL_SIM_SEEDS", 10'000) / 5;
+  const std::uint64_t first = only != 0 ? only : 1;
+  const std::uint64_t last = only != 0 ? only : count;
+  std::size_t failures = 0;
+  nested_stats stats;
+  for (std::uint64_t seed = first; seed <= last; ++seed) {
+    if (auto bad = run_nested(seed, 80, stats)) {
+      ++failures;
+      ADD_FAILURE() << "seed " << seed << ": " << *bad << "\n  replay: VIGIL_SIM_SEED=" << seed
+                    << " ./vigil_simulation_tests --gtest_filter='*two_level*'";
+      if (failures >= 5) break;
+    }
+  }
+  EXPECT_EQ(failures, 0u);
+  if (only == 0) {
+    // Not vacuous: subtrees were restarted, and nested escalations reached the parent.
+    EXPECT_GT(stats.instances, 2 * (last - first + 1));
+    EXPECT_GT(stats.escalations, (last - first + 1) / 10);
+  }
+}
+
 TEST(simulation, ten_thousand_seeded_trees_keep_every_invariant) {
   // 10,000 seeds (VIGIL_SIM_SEEDS to change, VIGIL_SIM_SEED to replay one), 120 random steps
   // each, then a shutdown; every step checks the invariants above.

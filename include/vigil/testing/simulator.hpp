@@ -18,8 +18,12 @@ namespace vigil::testing {
 /// (cooperative); set_stubborn() makes it ignore stops until it is forced. Not thread-safe.
 class simulator {
  public:
-  /// A supervisor named "root" with `policy`; `seed` drives jitter.
-  explicit simulator(core::supervisor_policy policy = {}, std::uint64_t seed = 1);
+  /// A supervisor named `path` ("root" by default) with `policy`; `seed` drives jitter; virtual
+  /// time starts at `start` (one hour after the epoch by default; a nested simulator starts at
+  /// its parent's now()).
+  explicit simulator(core::supervisor_policy policy = {}, std::uint64_t seed = 1,
+                     std::string path = "root",
+                     core::time_point start = core::time_point{} + std::chrono::hours(1));
 
   // ---- commands (as a handle would send them) ----
   core::command_result add(const std::string& name, const core::child_policy& policy = {},

@@ -1,6 +1,7 @@
 // vigil::runtime: an io_context, its worker threads and optional signal handling.
 #include "vigil/runtime/runtime.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <future>
 #include <mutex>
@@ -18,7 +19,31 @@ namespace vigil {
 
 namespace asio = boost::asio;
 
+namespace detail {
+namespace {
+std::mutex one_thread_m;
+std::vector<const asio::io_context*> one_thread_contexts;  // guarded by one_thread_m
+}  // namespace
+
+void declare_one_thread(const asio::io_context& io, bool on) {
+  std::lock_guard lock(one_thread_m);
+  std::erase(one_thread_contexts, &io);
+  if (on) one_thread_contexts.push_back(&io);
+}
+
+bool runs_on_one_thread(const asio::any_io_executor& ex) {
+  const auto* e = ex.target<asio::io_context::executor_type>();
+  if (e == nullptr) return false;
+  std::lock_guard lock(one_thread_m);
+  return std::find(one_thread_contexts.begin(), one_thread_contexts.end(), &e->context()) !=
+         one_thread_contexts.end();
+}
+}  // namespace detail
+
 struct runtime::impl {
+  // One thread: the io_context is told so (it then queues posts from its own thread without a
+  // lock) and supervisors on it need no strands.
+  explicit impl(std::size_t threads) : io(threads == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT) {}
   runtime_options options;
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
@@ -27,10 +52,16 @@ struct runtime::impl {
   std::vector<std::weak_ptr<detail::supervisor_impl>> supervisors;  // guarded by m
 };
 
-runtime::runtime(runtime_options options) : impl_(std::make_unique<impl>()) {
+namespace {
+std::size_t thread_count(const runtime_options& o) {
+  return o.threads != 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+}
+}  // namespace
+
+runtime::runtime(runtime_options options) : impl_(std::make_unique<impl>(thread_count(options))) {
   impl_->options = options;
-  std::size_t n = options.threads;
-  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t n = thread_count(options);
+  if (n == 1) detail::declare_one_thread(impl_->io, true);
   impl_->threads.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     impl_->threads.emplace_back([this] { impl_->io.run(); });
@@ -60,6 +91,7 @@ runtime::~runtime() {
   impl_->work.reset();
   impl_->io.stop();
   impl_->threads.clear();  // joins
+  detail::declare_one_thread(impl_->io, false);
 }
 
 asio::any_io_executor runtime::get_executor() noexcept {

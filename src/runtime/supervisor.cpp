@@ -6,6 +6,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -22,6 +23,16 @@ owner_token::~owner_token() {
   if (impl) impl->shutdown();
 }
 
+void attempt_state::reset(asio::any_io_executor ex) {
+  executor = std::move(ex);
+  if (stop.stop_requested()) stop = std::stop_source();
+  ready_sent.store(false, std::memory_order_relaxed);
+  runner.reset();
+  bus.reset();
+  failure_note.clear();
+  keep_alive.reset();
+}
+
 namespace {
 std::uint64_t fresh_seed() {
   std::random_device rd;
@@ -33,7 +44,8 @@ supervisor_impl::supervisor_impl(asio::any_io_executor ex, supervisor_options op
                                  vigil::clock& clk, std::shared_ptr<const std::string> path,
                                  std::shared_ptr<event_bus> bus)
     : pool_(std::move(ex)),
-      strand_(asio::make_strand(pool_)),
+      one_thread_(runs_on_one_thread(pool_)),
+      strand_(make_child_strand()),
       clock_(clk),
       opts_(std::move(opts)),
       path_(path ? std::move(path) : std::make_shared<const std::string>(opts_.name)),
@@ -419,13 +431,32 @@ subscription supervisor_impl::subscribe(event_handler fn, subscriber_options opt
 
 void supervisor_impl::attempt_ended(const std::shared_ptr<attempt_state>& st, core::outcome o) {
   asio::post(strand_, [self = shared_from_this(), id = st->id, gen = st->generation,
-                       o = std::move(o)]() mutable {
-    const auto& cur = id < self->slots_.size() ? self->slots_[id].attempt : nullptr;
-    const bool current = cur && cur->generation == gen;
-    self->machine_.on_exit(id, gen, std::move(o), self->clock_.now());
-    if (current && self->slots_[id].hooks) self->after_exit(id);
-    self->pump();
+                       o = std::move(o)]() mutable { self->exit_now(id, gen, std::move(o)); });
+}
+
+void supervisor_impl::coroutine_ended(core::child_id id, std::uint64_t gen, core::outcome o) {
+  // Dispatched, not posted: when the supervisor's strand is free (the usual case) the exit is
+  // handled at once on this thread, and the next attempt starts without a scheduler round trip.
+  asio::dispatch(strand_, [self = shared_from_this(), id, gen, o = std::move(o)]() mutable {
+    if (self->pumping_) {
+      // Never re-enter pump(): queue behind the actions being performed.
+      asio::post(self->strand_, [self, id, gen, o = std::move(o)]() mutable {
+        self->exit_now(id, gen, std::move(o));
+      });
+      return;
+    }
+    self->exit_now(id, gen, std::move(o));
   });
+}
+
+void supervisor_impl::exit_now(core::child_id id, std::uint64_t gen, core::outcome o) {
+  // No copy of the attempt's shared_ptr here: the next attempt reuses the state only when
+  // the slot holds the last reference.
+  const bool current =
+      id < slots_.size() && slots_[id].attempt && slots_[id].attempt->generation == gen;
+  machine_.on_exit(id, gen, std::move(o), clock_.now());
+  if (current && slots_[id].hooks) after_exit(id);
+  pump();
 }
 
 void supervisor_impl::attempt_ready(const std::shared_ptr<attempt_state>& st) {
@@ -436,6 +467,11 @@ void supervisor_impl::attempt_ready(const std::shared_ptr<attempt_state>& st) {
 }
 
 void supervisor_impl::pump() {
+  pumping_ = true;
+  struct reset {
+    bool& flag;
+    ~reset() { flag = false; }
+  } guard{pumping_};
   while (auto a = machine_.next_action()) {
     if (!shutdown_hooks_run_ && machine_.shutting_down()) run_shutdown_hooks();
     std::visit([this](auto& x) { perform(x); }, *a);
@@ -447,7 +483,9 @@ void supervisor_impl::pump() {
 asio::any_io_executor supervisor_impl::make_child_strand() const {
   // A concrete io_context strand fits in any_io_executor's small buffer: copying it for every
   // attempt, post and co_spawn allocates nothing (a strand<any_io_executor> did, several times
-  // per restart; docs/performance.md).
+  // per restart; docs/performance.md). On a one-thread runtime nothing runs concurrently: no
+  // strand at all.
+  if (one_thread_) return pool_;
   if (const auto* io = pool_.target<asio::io_context::executor_type>()) {
     return asio::make_strand(*io);
   }
@@ -477,8 +515,16 @@ asio::awaitable<core::outcome> guarded(asio::awaitable<core::outcome> task) {
 void supervisor_impl::perform(core::start_attempt& a) {
   child_slot& slot = slots_[a.id];
   if (!slot.strand) slot.strand = make_child_strand();
-  auto st = std::make_shared<attempt_state>(slot.strand);
-  st->sup = weak_from_this();
+  std::shared_ptr<attempt_state> st;
+  if (slot.task.kind() == task_kind::coroutine && slot.attempt && slot.attempt.use_count() == 1) {
+    // Nobody else holds the previous coroutine attempt's state (its frame and completion are
+    // gone): reset it for this attempt instead of allocating a new one.
+    st = std::move(slot.attempt);
+    st->reset(slot.strand);
+  } else {
+    st = std::make_shared<attempt_state>(slot.strand);
+    st->sup = weak_from_this();
+  }
   st->id = a.id;
   st->generation = a.generation;
   st->attempt = a.attempt;
@@ -517,10 +563,13 @@ void supervisor_impl::perform(core::start_attempt& a) {
     attempt_ended(st, core::outcome_from_exception(std::current_exception()));
     return;
   }
-  auto done = [st](std::exception_ptr e, core::outcome o) {
+  auto done = [st](std::exception_ptr e, core::outcome o) mutable {
     auto sup = st->sup.lock();
+    const core::child_id id = st->id;
+    const std::uint64_t gen = st->generation;
+    st.reset();  // the next attempt may reuse the state
     if (!sup) return;
-    sup->attempt_ended(st, e ? core::outcome_from_exception(e) : std::move(o));
+    sup->coroutine_ended(id, gen, e ? core::outcome_from_exception(e) : std::move(o));
   };
   asio::co_spawn(st->executor, guarded(std::move(*aw)),
                  asio::bind_cancellation_slot(st->cancel.slot(), std::move(done)));

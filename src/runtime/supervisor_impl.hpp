@@ -18,6 +18,7 @@
 
 #include "event_bus.hpp"
 #include "hooks_impl.hpp"
+#include "one_thread.hpp"
 #include "vigil/core/machine.hpp"
 #include "vigil/runtime/clock.hpp"
 #include "vigil/runtime/handle.hpp"
@@ -57,6 +58,9 @@ struct attempt_state {
   std::shared_ptr<void> keep_alive;      // nested supervisors: the record owns the subtree
 
   explicit attempt_state(boost::asio::any_io_executor ex) : executor(std::move(ex)) {}
+  /// Makes a state no one else holds any more ready for the child's next attempt, on `ex`.
+  /// The stop source is kept unless it was requested; the cancellation slot's memory is kept.
+  void reset(boost::asio::any_io_executor ex);
 };
 
 /// The owner token: its destruction (the last handle and supervisor gone) starts shutdown.
@@ -99,6 +103,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
 
   // Entry points from attempts (any thread).
   void attempt_ended(const std::shared_ptr<attempt_state>& st, core::outcome o);
+  /// A coroutine attempt's completion (on its strand): handled at once when the strand is free.
+  void coroutine_ended(core::child_id id, std::uint64_t gen, core::outcome o);
   void attempt_ready(const std::shared_ptr<attempt_state>& st);
 
   bool running_in_executor_thread() const;
@@ -117,6 +123,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
     // only after an abandoned attempt, which may still be running on the old one.
     boost::asio::any_io_executor strand;
   };
+  /// A new strand of pool_, concrete when pool_ is an io_context's executor.
   boost::asio::any_io_executor make_child_strand() const;
 
   // Hooks (§11), all run off the strand on the child's hook strand.
@@ -126,6 +133,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   void hook_job_done();
 
   void run_command(detail::command c, const std::string& name, command_reply r);
+  void exit_now(core::child_id id, std::uint64_t gen, core::outcome o);
   void pump();
   void perform(core::start_attempt& a);
   void perform(core::stop_attempt& a);
@@ -148,7 +156,9 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   void reply(Reply r, Args&&... args);
 
   boost::asio::any_io_executor pool_;
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  bool one_thread_;  // pool_ runs on one thread only: strand_ and the child strands are pool_
+  // A strand of pool_; concrete (io_context) strands fit in any_io_executor's small buffer.
+  boost::asio::any_io_executor strand_;
   vigil::clock& clock_;
   supervisor_options opts_;
   std::shared_ptr<const std::string> path_;
@@ -163,6 +173,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   std::optional<core::time_point> armed_;
   std::shared_ptr<boost::asio::cancellation_signal> timer_cancel_;
   std::vector<wait_reply> waiters_;
+  bool pumping_ = false;  // inside pump(): an exit arriving now must not re-enter it
   bool drained_ = false;
   bool draining_ = false;
   bool shutdown_hooks_run_ = false;

@@ -20,8 +20,10 @@ namespace asio = boost::asio;
 namespace vt = vigil::testing;
 
 // A supervisor on a single-threaded io_context that only this test runs, with a manual clock.
-struct runtime_test : ::testing::Test {
-  vt::virtual_runtime vr;
+// Every test runs twice: without strands (the io_context declared one-thread, as a one-thread
+// vigil::runtime's is) and with strands (as on any other executor).
+struct runtime_test : ::testing::TestWithParam<bool> {
+  vt::virtual_runtime vr{GetParam()};
   std::optional<vigil::supervisor>& sup = vr.sup;
   std::optional<vt::event_recorder>& rec = vr.events;
 
@@ -82,7 +84,7 @@ asio::awaitable<vigil::outcome> hang(vigil::context ctx) {
   co_return vigil::success();
 }
 
-TEST_F(runtime_test, failing_task_is_restarted_with_backoff_until_it_succeeds) {
+TEST_P(runtime_test, failing_task_is_restarted_with_backoff_until_it_succeeds) {
   // Fails twice then succeeds; constant 1 s back-off: attempt 2 comes only after 1 s of virtual
   // time, attempt 3 after another, and the child completes.
   make();
@@ -108,7 +110,7 @@ TEST_F(runtime_test, failing_task_is_restarted_with_backoff_until_it_succeeds) {
   EXPECT_EQ(rec->count(vigil::event_kind::attempt_succeeded, "root/w"), 1u);
 }
 
-TEST_F(runtime_test, thrown_exceptions_become_failures_and_fatal_error_is_fatal) {
+TEST_P(runtime_test, thrown_exceptions_become_failures_and_fatal_error_is_fatal) {
   // A task that throws std::runtime_error is retried; vigil::fatal_error ends it as dead.
   make();
   scripted s;
@@ -132,7 +134,7 @@ TEST_F(runtime_test, thrown_exceptions_become_failures_and_fatal_error_is_fatal)
   EXPECT_EQ(failed[0].outcome, vigil::outcome_kind::failure);
 }
 
-TEST_F(runtime_test, void_task_that_returns_is_a_success) {
+TEST_P(runtime_test, void_task_that_returns_is_a_success) {
   // An awaitable<void> task: returning is success; restart::never keeps it completed.
   make();
   std::atomic<int> runs{0};
@@ -146,7 +148,7 @@ TEST_F(runtime_test, void_task_that_returns_is_a_success) {
   EXPECT_EQ(status("v").state, vigil::child_state::completed);
 }
 
-TEST_F(runtime_test, factory_that_throws_is_a_failed_attempt) {
+TEST_P(runtime_test, factory_that_throws_is_a_failed_attempt) {
   // The factory itself throws: that is a failed attempt, not a crash, and it is retried.
   make();
   int calls = 0;
@@ -165,7 +167,7 @@ TEST_F(runtime_test, factory_that_throws_is_a_failed_attempt) {
   EXPECT_EQ(st.final->last.reason, "cannot build");
 }
 
-TEST_F(runtime_test, timeout_cancels_the_attempt_with_outcome_timeout) {
+TEST_P(runtime_test, timeout_cancels_the_attempt_with_outcome_timeout) {
   // A hanging attempt with timeout = 2 s is cancelled at exactly 2 s of virtual time.
   make();
   ASSERT_FALSE(add({.name = "h", .task = hang, .restart = vigil::restart::never, .timeout = 2s}));
@@ -182,7 +184,7 @@ TEST_F(runtime_test, timeout_cancels_the_attempt_with_outcome_timeout) {
   EXPECT_EQ(st.last_outcome->reason, "exceeded its timeout of 2s");
 }
 
-TEST_F(runtime_test, heartbeat_watchdog_catches_a_task_that_stops_beating) {
+TEST_P(runtime_test, heartbeat_watchdog_catches_a_task_that_stops_beating) {
   // Beats every 100 ms for 1 s, then hangs; heartbeat_timeout 500 ms: unresponsive is detected
   // exactly 500 ms after the last beat (1.5 s), not before.
   make();
@@ -210,7 +212,7 @@ TEST_F(runtime_test, heartbeat_watchdog_catches_a_task_that_stops_beating) {
   EXPECT_EQ(st.last_outcome->reason, "no heartbeat within 500ms");
 }
 
-TEST_F(runtime_test, duplicate_names_are_rejected_and_the_first_child_keeps_running) {
+TEST_P(runtime_test, duplicate_names_are_rejected_and_the_first_child_keeps_running) {
   // The second add of "a" fails with already_exists; the first child is untouched.
   make();
   ASSERT_FALSE(add({.name = "a", .task = hang}));
@@ -222,7 +224,7 @@ TEST_F(runtime_test, duplicate_names_are_rejected_and_the_first_child_keeps_runn
   EXPECT_EQ(status("a").attempt, 1u);
 }
 
-TEST_F(runtime_test, stop_start_restart_remove_control_a_running_child) {
+TEST_P(runtime_test, stop_start_restart_remove_control_a_running_child) {
   // Each handle command takes effect and completes only when done; names free after remove.
   make();
   ASSERT_FALSE(add({.name = "c", .task = hang}));
@@ -244,7 +246,7 @@ TEST_F(runtime_test, stop_start_restart_remove_control_a_running_child) {
   EXPECT_EQ(rec->count(vigil::event_kind::child_removed, "root/c"), 1u);
 }
 
-TEST_F(runtime_test, stop_during_backoff_never_resurrects_the_child) {
+TEST_P(runtime_test, stop_during_backoff_never_resurrects_the_child) {
   // Trap 1: the pending back-off timer fires after the stop and must not start an attempt.
   make();
   scripted s;
@@ -261,7 +263,7 @@ TEST_F(runtime_test, stop_during_backoff_never_resurrects_the_child) {
   EXPECT_EQ(status("b").state, vigil::child_state::stopped);
 }
 
-TEST_F(runtime_test, restart_during_backoff_starts_exactly_one_attempt) {
+TEST_P(runtime_test, restart_during_backoff_starts_exactly_one_attempt) {
   // Trap 2: a manual restart while backing off starts one attempt now, and the old timer
   // does not add a second one.
   make();
@@ -281,7 +283,7 @@ TEST_F(runtime_test, restart_during_backoff_starts_exactly_one_attempt) {
   EXPECT_EQ(status("r").state, vigil::child_state::running);
 }
 
-TEST_F(runtime_test, stop_forces_a_task_that_ignores_cancellation_after_its_shutdown_timeout) {
+TEST_P(runtime_test, stop_forces_a_task_that_ignores_cancellation_after_its_shutdown_timeout) {
   // A task that disables cancellation and hangs: stop() waits the child's shutdown timeout
   // (2 s), then abandons it: final status stopped, flagged forced, with stop_timed_out.
   make();
@@ -315,7 +317,7 @@ TEST_F(runtime_test, stop_forces_a_task_that_ignores_cancellation_after_its_shut
   EXPECT_EQ(rec->count(vigil::event_kind::stop_timed_out, "root/s"), 1u);
 }
 
-TEST_F(runtime_test, shutdown_stops_children_in_reverse_start_order) {
+TEST_P(runtime_test, shutdown_stops_children_in_reverse_start_order) {
   // Three hanging children: shutdown cancels c, then b, then a; wait() reports success.
   make();
   for (const char* n : {"a", "b", "c"}) ASSERT_FALSE(add({.name = n, .task = hang}));
@@ -335,7 +337,7 @@ TEST_F(runtime_test, shutdown_stops_children_in_reverse_start_order) {
   EXPECT_EQ(status("a").state, vigil::child_state::stopped);  // read-only calls still work
 }
 
-TEST_F(runtime_test, shutdown_grace_is_enforced_even_if_a_task_ignores_cancellation) {
+TEST_P(runtime_test, shutdown_grace_is_enforced_even_if_a_task_ignores_cancellation) {
   // Trap 4: grace 3 s, child shutdown timeout infinity, task ignores cancellation: at 3 s the
   // supervisor forces it and reports grace_exceeded naming the stuck path.
   make({.grace = 3s});
@@ -361,7 +363,7 @@ TEST_F(runtime_test, shutdown_grace_is_enforced_even_if_a_task_ignores_cancellat
   EXPECT_EQ(vigil::exit_code(*r), 2);
 }
 
-TEST_F(runtime_test, intensity_breach_ends_the_supervisor_with_the_cause) {
+TEST_P(runtime_test, intensity_breach_ends_the_supervisor_with_the_cause) {
   // Zero back-off and intensity {3, 10 s}: the 4th automatic restart breaches; wait() reports
   // intensity_exceeded with the failing child and its reason.
   make({.intensity = {.max_restarts = 3, .period = 10s}});
@@ -381,7 +383,7 @@ TEST_F(runtime_test, intensity_breach_ends_the_supervisor_with_the_cause) {
   EXPECT_EQ(vigil::exit_code(*r), 1);
 }
 
-TEST_F(runtime_test, outcome_resolves_when_the_child_becomes_terminal) {
+TEST_P(runtime_test, outcome_resolves_when_the_child_becomes_terminal) {
   // async_outcome waits for the final result; not_found for unknown names.
   make();
   scripted s;
@@ -406,7 +408,7 @@ TEST_F(runtime_test, outcome_resolves_when_the_child_becomes_terminal) {
   EXPECT_EQ(got->total_attempts, 1u);
 }
 
-TEST_F(runtime_test, max_concurrent_grants_permits_first_come_first_served) {
+TEST_P(runtime_test, max_concurrent_grants_permits_first_come_first_served) {
   // max_concurrent = 1: b waits for a's permit; when a ends, b starts; c after b.
   make({.max_concurrent = 1});
   std::vector<std::string> started;
@@ -424,7 +426,7 @@ TEST_F(runtime_test, max_concurrent_grants_permits_first_come_first_served) {
   EXPECT_EQ(started, (std::vector<std::string>{"a", "b", "c"}));
 }
 
-TEST_F(runtime_test, pause_holds_restarts_until_resume) {
+TEST_P(runtime_test, pause_holds_restarts_until_resume) {
   // A paused child that fails is not restarted; resume restarts it at once.
   make();
   scripted s;
@@ -446,7 +448,7 @@ TEST_F(runtime_test, pause_holds_restarts_until_resume) {
   EXPECT_EQ(status("p").state, vigil::child_state::running);
 }
 
-TEST_F(runtime_test, context_reports_identity_status_text_and_readiness) {
+TEST_P(runtime_test, context_reports_identity_status_text_and_readiness) {
   // The context carries name, path, attempt and streak; status text and ready() show up.
   make({.name = "sys"});
   scripted s;
@@ -470,7 +472,34 @@ TEST_F(runtime_test, context_reports_identity_status_text_and_readiness) {
   EXPECT_EQ(rec->count(vigil::event_kind::child_ready, "sys/job"), 1u);
 }
 
-TEST_F(runtime_test, events_have_strictly_increasing_seq) {
+TEST_P(runtime_test, each_attempt_gets_a_fresh_stop_state_and_ready_flag) {
+  // The supervisor reuses a finished attempt's state for the next attempt: what the previous
+  // attempt left behind (a requested stop, a sent ready) must not leak into the next one.
+  make();
+  scripted s;
+  std::vector<bool> stop_at_start;
+  s.body = [&stop_at_start](vigil::context ctx, int n) -> asio::awaitable<vigil::outcome> {
+    stop_at_start.push_back(ctx.stop_requested());
+    ctx.ready();
+    if (n == 2) co_return vigil::failure("second fails at once");
+    co_await ctx.sleep(24h);
+    co_return vigil::success();
+  };
+  ASSERT_FALSE(add({.name = "c", .task = s.task(), .backoff = vigil::backoff::constant(0s)}));
+  // Attempt 1 is stopped by restart (its stop source is requested); attempt 2 fails on its own;
+  // attempt 3 must start un-stopped and sleep, not be cancelled at once.
+  EXPECT_FALSE(call([&](auto h) { sup->async_restart("c", h); }));
+  run_for(1s);
+  EXPECT_EQ(*s.runs, 3);
+  EXPECT_EQ(stop_at_start, (std::vector<bool>{false, false, false}));
+  EXPECT_EQ(status("c").state, vigil::child_state::running);
+  EXPECT_EQ(status("c").attempt, 3u);
+  EXPECT_EQ(rec->count(vigil::event_kind::child_ready, "root/c"), 3u);
+  EXPECT_FALSE(call([&](auto h) { sup->async_stop("c", h); }));
+  EXPECT_EQ(status("c").state, vigil::child_state::stopped);
+}
+
+TEST_P(runtime_test, events_have_strictly_increasing_seq) {
   // Every subscriber sees seq numbers strictly increasing.
   make();
   scripted s;
@@ -484,7 +513,7 @@ TEST_F(runtime_test, events_have_strictly_increasing_seq) {
   for (std::size_t i = 1; i < ev.size(); ++i) EXPECT_LT(ev[i - 1].seq, ev[i].seq);
 }
 
-TEST_F(runtime_test, a_throwing_subscriber_is_reported_and_keeps_receiving) {
+TEST_P(runtime_test, a_throwing_subscriber_is_reported_and_keeps_receiving) {
   // The subscriber throws on every attempt_starting; others see subscriber_failed, and it
   // still receives later events.
   make();
@@ -505,7 +534,7 @@ TEST_F(runtime_test, a_throwing_subscriber_is_reported_and_keeps_receiving) {
   EXPECT_GT(received, before);
 }
 
-TEST_F(runtime_test, a_full_subscriber_queue_drops_for_that_subscriber_only_and_reports_loss) {
+TEST_P(runtime_test, a_full_subscriber_queue_drops_for_that_subscriber_only_and_reports_loss) {
   // A queue of 2 with events published faster than delivered (nothing runs the drain between
   // publishes on this single thread): the small subscriber loses events and is told how many;
   // the recorder (large queue) loses none.
@@ -533,7 +562,7 @@ TEST_F(runtime_test, a_full_subscriber_queue_drops_for_that_subscriber_only_and_
   for (std::size_t i = 1; i < small.size(); ++i) EXPECT_LT(small[i - 1].seq, small[i].seq);
 }
 
-TEST_F(runtime_test, last_handle_destruction_shuts_down_and_copies_do_not) {
+TEST_P(runtime_test, last_handle_destruction_shuts_down_and_copies_do_not) {
   // Trap 5: destroying a copy changes nothing; destroying the supervisor while a copy lives
   // changes nothing; destroying the last reference starts the graceful shutdown.
   make();
@@ -562,7 +591,7 @@ TEST_F(runtime_test, last_handle_destruction_shuts_down_and_copies_do_not) {
   EXPECT_EQ(r->reason, vigil::exit_reason::shutdown_requested);
 }
 
-TEST_F(runtime_test, blocking_call_from_the_executor_thread_fails_instead_of_deadlocking) {
+TEST_P(runtime_test, blocking_call_from_the_executor_thread_fails_instead_of_deadlocking) {
   // A blocking call made from inside a task (a thread running the executor) throws
   // would_deadlock at once.
   make();
@@ -588,7 +617,7 @@ TEST_F(runtime_test, blocking_call_from_the_executor_thread_fails_instead_of_dea
   ASSERT_TRUE(result().has_value());
 }
 
-TEST_F(runtime_test, always_with_interval_runs_periodically) {
+TEST_P(runtime_test, always_with_interval_runs_periodically) {
   // restart::always with interval 1 s: runs at 0, 1, 2, 3 s; backoff_scheduled says interval.
   make();
   scripted s;
@@ -606,7 +635,7 @@ TEST_F(runtime_test, always_with_interval_runs_periodically) {
   EXPECT_EQ(status("tick").restarts_automatic, 4u);
 }
 
-TEST_F(runtime_test, an_abandoned_attempt_cannot_overwrite_its_successors_status) {
+TEST_P(runtime_test, an_abandoned_attempt_cannot_overwrite_its_successors_status) {
   // Attempt 1 ignores its stop (cancellation disabled) and is forced after 1 s by restart();
   // attempt 2 sets "fresh". When attempt 1 wakes at 2 s and sets "zombie", it is ignored.
   make();
@@ -633,6 +662,11 @@ TEST_F(runtime_test, an_abandoned_attempt_cannot_overwrite_its_successors_status
 }
 
 // ---- with real threads: the blocking API and the runtime
+
+INSTANTIATE_TEST_SUITE_P(strands, runtime_test, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "one_thread" : "strands";
+                         });
 
 TEST(runtime_threads, blocking_api_works_from_a_foreign_thread) {
   // A runtime with 2 threads; the test thread uses blocking calls only.
@@ -662,6 +696,45 @@ TEST(runtime_threads, blocking_api_works_from_a_foreign_thread) {
   }
   sup.shutdown();
   EXPECT_EQ(vigil::exit_code(sup.wait()), 0);
+}
+
+TEST(runtime_threads, a_one_thread_runtime_supervises_without_strands) {
+  // A one-thread runtime runs its supervisors without strands; thread tasks and blocking calls
+  // from other threads still go through it safely (TSan checks this preset too).
+  vigil::runtime rt({.threads = 1, .signals = vigil::signal_handling::none});
+  vigil::supervisor sup{rt, {.name = "one", .intensity = {.max_restarts = 1000, .period = 1s}}};
+  std::atomic<int> coroutine_runs{0};
+  std::atomic<int> thread_runs{0};
+  sup.add({.name = "co",
+           .task = [&coroutine_runs](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+             if (++coroutine_runs < 100) co_return vigil::failure("again");
+             co_await ctx.sleep(24h);
+             co_return vigil::success();
+           },
+           .backoff = vigil::backoff::constant(0s),
+           .max_retries = 1000});
+  sup.add({.name = "th",
+           .task = vigil::thread([&thread_runs](vigil::context ctx) -> vigil::outcome {
+             if (++thread_runs < 20) return vigil::failure("again");
+             while (!ctx.stop_requested()) std::this_thread::sleep_for(1ms);
+             return vigil::success();
+           }),
+           .backoff = vigil::backoff::constant(0s),
+           .max_retries = 1000});
+  for (int i = 0; i < 2000 && (sup.status("co").attempt < 100 || sup.status("th").attempt < 20);
+       ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(sup.status("co").attempt, 100u);
+  EXPECT_EQ(sup.status("th").attempt, 20u);
+  EXPECT_EQ(sup.status("co").state, vigil::child_state::running);
+  sup.restart("co");
+  EXPECT_EQ(sup.status("co").attempt, 101u);
+  EXPECT_EQ(coroutine_runs.load(), 101);
+  sup.shutdown();
+  const auto r = sup.wait();
+  EXPECT_EQ(vigil::exit_code(r), 0);
+  EXPECT_EQ(thread_runs.load(), 20);
 }
 
 TEST(runtime_threads, empty_handle_reports_supervisor_gone) {

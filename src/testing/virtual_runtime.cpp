@@ -1,13 +1,20 @@
 // virtual_runtime: a supervisor driven in virtual time.
 #include "vigil/testing/virtual_runtime.hpp"
 
+#include "../runtime/one_thread.hpp"
+
 namespace vigil::testing {
+
+virtual_runtime::virtual_runtime(bool one_thread) {
+  detail::declare_one_thread(io, one_thread);
+}
 
 virtual_runtime::~virtual_runtime() {
   // The recorder and the supervisor go before the io_context and the clock they use.
   events.reset();
   sup.reset();
   settle();
+  detail::declare_one_thread(io, false);
 }
 
 vigil::supervisor& virtual_runtime::start(supervisor_options options) {

@@ -18,7 +18,10 @@ namespace vigil::testing {
 /// would wait for an io_context nobody runs). Not thread-safe: one test thread owns it.
 class virtual_runtime {
  public:
-  virtual_runtime() = default;
+  /// one_thread (the default): the io_context counts as single-threaded, like a one-thread
+  /// vigil::runtime's, so supervisors on it use no strands; false: they use strands, as on any
+  /// other executor.
+  explicit virtual_runtime(bool one_thread = true);
   virtual_runtime(const virtual_runtime&) = delete;
   virtual_runtime& operator=(const virtual_runtime&) = delete;
   ~virtual_runtime();

@@ -405,13 +405,8 @@ asio::awaitable<vigil::outcome> idle_attempt(idle_state* s, vigil::context ctx) 
     s->all_running = steady::now();
     s->done.set();
   }
-  bool stopped = false;
-  try {
-    co_await ctx.sleep(vigil::infinity);
-  } catch (const std::exception&) {
-    stopped = true;
-  }
-  co_return stopped ? vigil::cancelled() : vigil::success();
+  co_await ctx.stopped();  // parks without a timer; returns (no exception) on the stop
+  co_return vigil::cancelled();
 }
 
 // One repetition of spawn_<N>, in this (fresh) process: prints
@@ -499,7 +494,7 @@ std::map<std::string, double> run_child(const std::string& args) {
 void spawn_scenarios(std::uint64_t n, std::string_view suffix, bool with_shutdown) {
   const std::string count = std::to_string(n);
   note("spawn_" + std::string(suffix) + ": " + count +
-       " idle children (each awaits ctx.sleep(vigil::infinity)) added with async_add (at most "
+       " idle children (each awaits ctx.stopped()) added with async_add (at most "
        "4096 in flight) to one running supervisor, runtime threads=2; each repetition in a fresh "
        "process; memory is the growth of /proc/self/statm resident size / " +
        count);
@@ -549,13 +544,13 @@ asio::awaitable<vigil::outcome> group_attempt(group_state* s, std::uint64_t inde
     }
     if (s->running.fetch_add(1) + 1 == s->children) s->all_running.set();
   }
+  if (index != 0 || ctx.attempt() != 1) {
+    co_await ctx.stopped();  // parks without a timer; returns (no exception) on the stop
+    co_return vigil::cancelled();
+  }
   bool failed = false;
   try {
-    if (index == 0 && ctx.attempt() == 1) {
-      co_await s->trigger->async_wait(asio::use_awaitable);
-    } else {
-      co_await ctx.sleep(vigil::infinity);
-    }
+    co_await s->trigger->async_wait(asio::use_awaitable);
   } catch (const std::exception&) {
     failed = !ctx.stop_requested();  // the trigger fired; a stop is a cancellation
   }

@@ -197,4 +197,28 @@ TEST(results, outcome_reports_an_error_instead_of_hanging_when_the_executor_goes
   }
 }
 
+TEST(results, an_io_context_destroyed_with_parked_attempts_destroys_their_frames) {
+  // Attempts parked in ctx.stopped() hold no timer; when their io_context is destroyed first,
+  // their coroutine frames are destroyed with it (as a pending timer's would be), not leaked.
+  auto io = std::make_unique<asio::io_context>();
+  vt::manual_clock clk;
+  auto token = std::make_shared<int>(0);  // each frame holds a copy
+  {
+    vigil::supervisor sup{io->get_executor(), {}, clk};
+    for (const char* name : {"a", "b"}) {
+      sup.async_add({.name = name,
+                     .task = [token](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+                       auto held = token;
+                       co_await ctx.stopped();
+                       co_return vigil::success();
+                     }},
+                    [](std::error_code) {});
+    }
+    vt::manual_clock::settle(*io);
+    EXPECT_EQ(token.use_count(), 5);  // ours, two task factories, two frames
+  }  // the shutdown is posted, but nobody runs the io_context again
+  io.reset();
+  EXPECT_EQ(token.use_count(), 1);
+}
+
 }  // namespace

@@ -27,6 +27,7 @@ void attempt_state::reset(asio::any_io_executor ex) {
   executor = std::move(ex);
   if (stop.stop_requested()) stop = std::stop_source();
   ready_sent.store(false, std::memory_order_relaxed);
+  reap_awaited.store(false, std::memory_order_relaxed);
   runner.reset();
   bus.reset();
   failure_note.clear();
@@ -430,8 +431,12 @@ subscription supervisor_impl::subscribe(event_handler fn, subscriber_options opt
 // ---------------------------------------------------------------- attempts
 
 void supervisor_impl::attempt_ended(const std::shared_ptr<attempt_state>& st, core::outcome o) {
-  asio::post(strand_, [self = shared_from_this(), id = st->id, gen = st->generation,
-                       o = std::move(o)]() mutable { self->exit_now(id, gen, std::move(o)); });
+  asio::post(strand_, [self = shared_from_this(), st, o = std::move(o)]() mutable {
+    // Read on the strand, where perform(abandon_attempt) sets it.
+    const bool reaped_after_abandon = st->reap_awaited.load(std::memory_order_relaxed);
+    self->exit_now(st->id, st->generation, std::move(o));
+    if (reaped_after_abandon) self->hook_job_done();
+  });
 }
 
 void supervisor_impl::coroutine_ended(core::child_id id, std::uint64_t gen, core::outcome o) {
@@ -596,6 +601,11 @@ void supervisor_impl::perform(core::abandon_attempt& a) {
   auto& st = slots_[a.id].attempt;
   if (!st || st->generation != a.generation) return;
   st->stop.request_stop();
+  if (slots_[a.id].task.kind() == task_kind::process && !st->reap_awaited.exchange(true)) {
+    // The end (wait()) waits for the SIGKILLed process to be reaped: no child of ours
+    // outlives the supervisor. Its runner reports through attempt_ended once it has reaped.
+    ++hook_jobs_;
+  }
   if (auto r = st->runner.lock()) r->abandon(*st);
   slots_[a.id].strand = make_child_strand();  // the abandoned attempt keeps the old strand
   // The machine already recorded how the forced attempt ended (timeout, unresponsive, or a

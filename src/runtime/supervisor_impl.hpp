@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -52,10 +53,11 @@ struct attempt_state {
   boost::asio::cancellation_signal cancel;  // emitted only on `executor`
   std::atomic<std::int64_t> last_beat{0};   // ns since the clock's epoch
   std::atomic<bool> ready_sent{false};
-  std::weak_ptr<attempt_runner> runner;  // thread and process attempts: their stop ladder
-  std::shared_ptr<event_bus> bus;        // process attempts publish process_output here
-  std::string failure_note;              // nested supervisors: why a declared child was refused
-  std::shared_ptr<void> keep_alive;      // nested supervisors: the record owns the subtree
+  std::atomic<bool> reap_awaited{false};  // an abandoned process: the end waits for its reaping
+  std::weak_ptr<attempt_runner> runner;   // thread and process attempts: their stop ladder
+  std::shared_ptr<event_bus> bus;         // process attempts publish process_output here
+  std::string failure_note;               // nested supervisors: why a declared child was refused
+  std::shared_ptr<void> keep_alive;       // nested supervisors: the record owns the subtree
 
   explicit attempt_state(boost::asio::any_io_executor ex) : executor(std::move(ex)) {}
   /// Makes a state no one else holds any more ready for the child's next attempt, on `ex`.
@@ -167,7 +169,9 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   std::shared_ptr<event_bus> bus_;
 
   // Everything below is touched only on strand_.
-  std::vector<child_slot> slots_;
+  // A deque: a slot never moves, so a coroutine lambda's captures (inside slot.task) stay put
+  // while its attempts run, however many children are added after it.
+  std::deque<child_slot> slots_;
   std::unordered_map<std::uint64_t, command_reply> pending_;
   std::uint64_t next_token_ = 1;
   std::optional<core::time_point> armed_;
@@ -177,8 +181,9 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   bool drained_ = false;
   bool draining_ = false;
   bool shutdown_hooks_run_ = false;
-  bool drain_ready_ = false;     // subscribers drained (or their deadline passed)
-  std::uint32_t hook_jobs_ = 0;  // cleanup and on_shutdown jobs the end waits for
+  bool drain_ready_ = false;  // subscribers drained (or their deadline passed)
+  // cleanup and on_shutdown hooks and the reaping of abandoned processes: the end waits for them
+  std::uint32_t hook_jobs_ = 0;
 };
 
 }  // namespace vigil::detail

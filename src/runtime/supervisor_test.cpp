@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -496,6 +497,71 @@ TEST_P(runtime_test, each_attempt_gets_a_fresh_stop_state_and_ready_flag) {
   EXPECT_EQ(status("c").attempt, 3u);
   EXPECT_EQ(rec->count(vigil::event_kind::child_ready, "root/c"), 3u);
   EXPECT_FALSE(call([&](auto h) { sup->async_stop("c", h); }));
+  EXPECT_EQ(status("c").state, vigil::child_state::stopped);
+}
+
+TEST_P(runtime_test, stopped_returns_normally_on_a_stop_and_sleep_infinity_throws) {
+  // Two idle children park without a timer: one in ctx.stopped(), which returns on the stop,
+  // one in ctx.sleep(infinity), which throws operation_aborted. Neither wakes before the stop.
+  make();
+  std::vector<std::string> seen;
+  ASSERT_FALSE(add(
+      {.name = "parked", .task = [&seen](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+         co_await ctx.stopped();
+         seen.push_back(ctx.stop_requested() ? "parked: stopped" : "parked: early");
+         co_return vigil::success();
+       }}));
+  ASSERT_FALSE(add(
+      {.name = "sleeper", .task = [&seen](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+         try {
+           co_await ctx.sleep(vigil::infinity);
+           seen.push_back("sleeper: woke");
+         } catch (const boost::system::system_error& e) {
+           seen.push_back(e.code() == asio::error::operation_aborted ? "sleeper: aborted"
+                                                                     : "sleeper: other error");
+         }
+         co_return vigil::success();
+       }}));
+  run_for(1000h);
+  EXPECT_TRUE(seen.empty());
+  EXPECT_FALSE(call([&](auto h) { sup->async_stop("parked", h); }));
+  EXPECT_FALSE(call([&](auto h) { sup->async_stop("sleeper", h); }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"parked: stopped", "sleeper: aborted"}));
+  EXPECT_EQ(status("parked").state, vigil::child_state::stopped);
+  EXPECT_EQ(status("sleeper").state, vigil::child_state::stopped);
+}
+
+TEST_P(runtime_test, other_cancellation_ends_a_parked_wait) {
+  // A cancellation that is not a stop (the losing side of ||) ends a parked wait.
+  make();
+  std::vector<std::string> seen;
+  ASSERT_FALSE(
+      add({.name = "c", .task = [&seen](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+             using namespace asio::experimental::awaitable_operators;
+             const auto r = co_await (ctx.stopped() || ctx.sleep(5s));
+             seen.push_back(r.index() == 1 ? "slept" : "stopped first");
+             try {
+               co_await ctx.sleep(1h);
+               seen.push_back("woke");
+             } catch (const boost::system::system_error&) {
+               seen.push_back("sleep aborted");
+             }
+             try {
+               co_await ctx.stopped();
+               seen.push_back("stopped() returned");
+             } catch (const boost::system::system_error&) {
+               seen.push_back("stopped() threw");
+             }
+             co_return vigil::success();
+           }}));
+  run_for(4s);
+  EXPECT_TRUE(seen.empty());
+  run_for(1s);
+  ASSERT_EQ(seen, (std::vector<std::string>{"slept"}));
+  EXPECT_FALSE(call([&](auto h) { sup->async_stop("c", h); }));
+  // Once the stop's cancellation has reached the coroutine, Asio makes every later co_await
+  // throw operation_aborted (this_coro::throw_if_cancelled), stopped() included.
+  EXPECT_EQ(seen, (std::vector<std::string>{"slept", "sleep aborted", "stopped() threw"}));
   EXPECT_EQ(status("c").state, vigil::child_state::stopped);
 }
 

@@ -118,7 +118,7 @@ TEST(process_cleanup, killed_process_group_leaves_no_orphan_or_zombie) {
   ASSERT_TRUE(eventually([&] { return sleeper.load() != 0; }));
   sup.shutdown();
   sup.wait();
-  EXPECT_TRUE(children_states().empty());
+  EXPECT_TRUE(children_states().empty()) << ::testing::PrintToString(children_states());
   // Gone, or a zombie waiting for whichever process adopted it (its reaping is not ours).
   EXPECT_TRUE(eventually([&] {
     std::ifstream f("/proc/" + std::to_string(sleeper.load()) + "/stat");

@@ -48,7 +48,13 @@ class context {
 
   /// Waits for `d` on the supervisor's clock. Throws boost::system::system_error
   /// (operation_aborted) when the attempt is asked to stop, before or during the wait.
+  /// `sleep(vigil::infinity)` arms no timer.
   boost::asio::awaitable<void> sleep(duration d) const;
+  /// Waits, without a timer, until the supervisor asks this attempt to stop, and then returns
+  /// normally (no exception): the cheapest way to park an idle attempt. Other cancellation of
+  /// the awaiting coroutine, or awaiting it after the stop has already cancelled a wait, throws
+  /// system_error(operation_aborted), as every co_await in Asio does then.
+  boost::asio::awaitable<void> stopped() const;
 
   /// The executor this attempt's coroutine runs on (a strand of the supervisor's executor).
   boost::asio::any_io_executor executor() const noexcept;

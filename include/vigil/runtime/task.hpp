@@ -68,7 +68,9 @@ struct process_options {
 };
 
 /// The factory a child calls for every attempt; it is invoked afresh each time, so state the
-/// task owns resets on restart. Copyable; copies share nothing mutable.
+/// task owns resets on restart. Copyable; copies share nothing mutable. The supervisor keeps
+/// the child's task at one address while the child exists, so a coroutine lambda may use its
+/// captures in every attempt.
 class task {
  public:
   /// An empty task; adding a child with it fails with invalid_argument.

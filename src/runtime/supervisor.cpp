@@ -439,7 +439,7 @@ void supervisor_impl::attempt_ended(const std::shared_ptr<attempt_state>& st, co
   });
 }
 
-void supervisor_impl::coroutine_ended(core::child_id id, std::uint64_t gen, core::outcome o) {
+void supervisor_impl::coroutine_ended(core::child_id id, std::uint64_t gen, core::outcome&& o) {
   // Dispatched, not posted: when the supervisor's strand is free (the usual case) the exit is
   // handled at once on this thread, and the next attempt starts without a scheduler round trip.
   asio::dispatch(strand_, [self = shared_from_this(), id, gen, o = std::move(o)]() mutable {
@@ -454,7 +454,7 @@ void supervisor_impl::coroutine_ended(core::child_id id, std::uint64_t gen, core
   });
 }
 
-void supervisor_impl::exit_now(core::child_id id, std::uint64_t gen, core::outcome o) {
+void supervisor_impl::exit_now(core::child_id id, std::uint64_t gen, core::outcome&& o) {
   // No copy of the attempt's shared_ptr here: the next attempt reuses the state only when
   // the slot holds the last reference.
   const bool current =
@@ -574,7 +574,8 @@ void supervisor_impl::perform(core::start_attempt& a) {
     const std::uint64_t gen = st->generation;
     st.reset();  // the next attempt may reuse the state
     if (!sup) return;
-    sup->coroutine_ended(id, gen, e ? core::outcome_from_exception(e) : std::move(o));
+    if (e) o = core::outcome_from_exception(e);
+    sup->coroutine_ended(id, gen, std::move(o));
   };
   asio::co_spawn(st->executor, guarded(std::move(*aw)),
                  asio::bind_cancellation_slot(st->cancel.slot(), std::move(done)));

@@ -106,7 +106,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   // Entry points from attempts (any thread).
   void attempt_ended(const std::shared_ptr<attempt_state>& st, core::outcome o);
   /// A coroutine attempt's completion (on its strand): handled at once when the strand is free.
-  void coroutine_ended(core::child_id id, std::uint64_t gen, core::outcome o);
+  void coroutine_ended(core::child_id id, std::uint64_t gen, core::outcome&& o);
   void attempt_ready(const std::shared_ptr<attempt_state>& st);
 
   bool running_in_executor_thread() const;
@@ -135,7 +135,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   void hook_job_done();
 
   void run_command(detail::command c, const std::string& name, command_reply r);
-  void exit_now(core::child_id id, std::uint64_t gen, core::outcome o);
+  void exit_now(core::child_id id, std::uint64_t gen, core::outcome&& o);
   void pump();
   void perform(core::start_attempt& a);
   void perform(core::stop_attempt& a);

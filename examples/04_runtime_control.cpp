@@ -8,9 +8,11 @@
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-// Serves until asked to stop: ctx.sleep() throws when the supervisor stops the attempt.
+// Serves until asked to stop: ctx.stopped() parks the attempt without a timer and returns when
+// the supervisor stops it.
 asio::awaitable<void> serve(vigil::context ctx) {
-  co_await ctx.sleep(24h);
+  co_await ctx.stopped();
+  std::cout << "  worker: stop received, attempt " << ctx.attempt() << " tidies up\n";
 }
 
 void show(const vigil::handle& sup, std::string_view step) {

@@ -46,7 +46,7 @@ supervisor_impl::supervisor_impl(asio::any_io_executor ex, supervisor_options op
                                  std::shared_ptr<event_bus> bus)
     : pool_(std::move(ex)),
       one_thread_(runs_on_one_thread(pool_)),
-      strand_(make_child_strand()),
+      strand_(make_strand()),
       clock_(clk),
       opts_(std::move(opts)),
       path_(path ? std::move(path) : std::make_shared<const std::string>(opts_.name)),
@@ -161,7 +161,7 @@ core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
     slot = child_slot{};
     slot.task = std::move(task);
     slot.shared = std::make_shared<child_shared>();
-    slot.strand = make_child_strand();
+    slot.strand = next_child_strand();
     if (hooks) {
       hooks->path = machine_.path_of(res.id);
       hooks->shutdown_timeout = shutdown_timeout;
@@ -485,7 +485,17 @@ void supervisor_impl::pump() {
   if (!machine_.ended()) arm_timer();
 }
 
-asio::any_io_executor supervisor_impl::make_child_strand() const {
+asio::any_io_executor supervisor_impl::next_child_strand() {
+  // Children share a few strands instead of one each (a strand costs ≈ 120 bytes and a
+  // locked allocation): coroutine attempts never block, so 64 strands keep every thread busy,
+  // and a strand still serialises an attempt with its cancellation and its process I/O.
+  if (one_thread_) return pool_;
+  const std::size_t i = next_strand_++ % child_strands;
+  if (i == child_strands_.size()) child_strands_.push_back(make_strand());
+  return child_strands_[i];
+}
+
+asio::any_io_executor supervisor_impl::make_strand() const {
   // A concrete io_context strand fits in any_io_executor's small buffer: copying it for every
   // attempt, post and co_spawn allocates nothing (a strand<any_io_executor> did, several times
   // per restart; docs/performance.md). On a one-thread runtime nothing runs concurrently: no
@@ -519,7 +529,7 @@ asio::awaitable<core::outcome> guarded(asio::awaitable<core::outcome> task) {
 
 void supervisor_impl::perform(core::start_attempt& a) {
   child_slot& slot = slots_[a.id];
-  if (!slot.strand) slot.strand = make_child_strand();
+  if (!slot.strand) slot.strand = next_child_strand();
   std::shared_ptr<attempt_state> st;
   if (slot.task.kind() == task_kind::coroutine && slot.attempt && slot.attempt.use_count() == 1) {
     // Nobody else holds the previous coroutine attempt's state (its frame and completion are
@@ -608,7 +618,7 @@ void supervisor_impl::perform(core::abandon_attempt& a) {
     ++hook_jobs_;
   }
   if (auto r = st->runner.lock()) r->abandon(*st);
-  slots_[a.id].strand = make_child_strand();  // the abandoned attempt keeps the old strand
+  slots_[a.id].strand = next_child_strand();  // the abandoned attempt keeps the old one
   // The machine already recorded how the forced attempt ended (timeout, unresponsive, or a
   // cancellation for a requested stop): on_failure runs for the failures, as for any exit.
   if (slots_[a.id].hooks) after_exit(a.id);

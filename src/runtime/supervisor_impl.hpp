@@ -125,8 +125,13 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
     // only after an abandoned attempt, which may still be running on the old one.
     boost::asio::any_io_executor strand;
   };
-  /// A new strand of pool_, concrete when pool_ is an io_context's executor.
-  boost::asio::any_io_executor make_child_strand() const;
+  /// A new strand of pool_, concrete when pool_ is an io_context's executor; pool_ itself on a
+  /// one-thread executor.
+  boost::asio::any_io_executor make_strand() const;
+  /// The strand for a child's attempts: one of at most child_strands strands, handed out in
+  /// turn (made on first use), so a child costs no strand of its own.
+  boost::asio::any_io_executor next_child_strand();
+  static constexpr std::size_t child_strands = 64;
 
   // Hooks (§11), all run off the strand on the child's hook strand.
   core::child_id add_now(child_spec spec, command_reply r, std::optional<final_reply> watch);
@@ -172,6 +177,8 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   // A deque: a slot never moves, so a coroutine lambda's captures (inside slot.task) stay put
   // while its attempts run, however many children are added after it.
   std::deque<child_slot> slots_;
+  std::vector<boost::asio::any_io_executor> child_strands_;  // see next_child_strand()
+  std::size_t next_strand_ = 0;
   std::unordered_map<std::uint64_t, command_reply> pending_;
   std::uint64_t next_token_ = 1;
   std::optional<core::time_point> armed_;

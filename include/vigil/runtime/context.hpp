@@ -56,7 +56,8 @@ class context {
   /// system_error(operation_aborted), as every co_await in Asio does then.
   boost::asio::awaitable<void> stopped() const;
 
-  /// The executor this attempt's coroutine runs on (a strand of the supervisor's executor).
+  /// The executor this attempt's coroutine runs on: a strand of the supervisor's executor,
+  /// shared with some siblings, or that executor itself on a one-thread vigil::runtime.
   boost::asio::any_io_executor executor() const noexcept;
 
  private:

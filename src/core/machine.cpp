@@ -179,8 +179,9 @@ child_info supervisor_machine::info(child_id id, time_point now) const {
 
 // ---------------------------------------------------------------- events and actions
 
-event supervisor_machine::make_event(event_kind k, const child& c, time_point now) const {
-  event e;
+event& supervisor_machine::emit_event(event_kind k, const child& c, time_point now) {
+  // Built in place in the action queue: no moves of the event on the way out.
+  event& e = std::get<publish_event>(actions_.emplace_back(std::in_place_type<publish_event>)).ev;
   e.kind = k;
   e.at = now;
   e.path_ = c.path;
@@ -189,20 +190,16 @@ event supervisor_machine::make_event(event_kind k, const child& c, time_point no
   return e;
 }
 
-event supervisor_machine::make_event(event_kind k, time_point now) const {
-  event e;
+event& supervisor_machine::emit_event(event_kind k, time_point now) {
+  event& e = std::get<publish_event>(actions_.emplace_back(std::in_place_type<publish_event>)).ev;
   e.kind = k;
   e.at = now;
   e.path_ = path_;
   return e;
 }
 
-void supervisor_machine::emit(event e) {
-  actions_.emplace_back(publish_event{std::move(e)});
-}
-
 std::optional<action> supervisor_machine::next_action() {
-  if (actions_.empty() && !pending_erase_.empty()) {
+  if (actions_head_ == actions_.size() && !pending_erase_.empty()) {
     // remove_on_exit children go once their final result is out (outcome waiters resolved),
     // here, where no machine code is still holding a reference to them.
     const auto due = std::move(pending_erase_);
@@ -215,9 +212,18 @@ std::optional<action> supervisor_machine::next_action() {
       }
     }
   }
-  if (actions_.empty()) return std::nullopt;
-  action a = std::move(actions_.front());
-  actions_.pop_front();
+  std::optional<action> a;  // one named result on every path: returned without another move
+  if (actions_head_ == actions_.size()) return a;
+  a.emplace(std::move(actions_[actions_head_++]));
+  if (actions_head_ == actions_.size()) {
+    // Drained: start again at the front and keep the capacity, so steady state never allocates.
+    actions_.clear();
+    actions_head_ = 0;
+  } else if (actions_head_ >= 1024 && actions_head_ * 2 >= actions_.size()) {
+    // A shell that never drains completely still gets the space of the taken actions back.
+    actions_.erase(actions_.begin(), actions_.begin() + static_cast<std::ptrdiff_t>(actions_head_));
+    actions_head_ = 0;
+  }
   return a;
 }
 
@@ -292,12 +298,11 @@ void supervisor_machine::on_deadline(time_point now) {
       for (child_id id : live) result_stuck_.push_back(*get(id)->path);
       grace_exceeded_ = true;
       if (events_enabled_) {
-        event e = make_event(event_kind::grace_exceeded, now);
+        event& e = emit_event(event_kind::grace_exceeded, now);
         for (const auto& p : result_stuck_) {
           if (!e.reason.empty()) e.reason += ", ";
           e.reason += p;
         }
-        emit(std::move(e));
       }
       for (child_id id : live) {
         child* c = get(id);
@@ -419,7 +424,7 @@ command_result supervisor_machine::add_child(std::string name,
   by_name_.emplace(std::string_view(c.name), id);
   link_last(id);
   ++active_;
-  if (events_enabled_) emit(make_event(event_kind::child_added, c, now));
+  if (events_enabled_) emit_event(event_kind::child_added, c, now);
   for (const child_id dep : c.deps) {
     // §13.20: a dependency that already failed for good fails its new dependent at once.
     const child& d = *get(dep);
@@ -502,7 +507,7 @@ void supervisor_machine::start_now(child& c, time_point now) {
       push_deadline(c.startup_at, c.id, c.generation, timer_kind::startup);
     }
   }
-  if (events_enabled_) emit(make_event(event_kind::attempt_starting, c, now));
+  if (events_enabled_) emit_event(event_kind::attempt_starting, c, now);
   actions_.emplace_back(start_attempt{c.id, c.generation, c.attempts, c.streak});
   if (!p.wait_ready) release_dependents(c, now);
 }
@@ -539,10 +544,9 @@ void supervisor_machine::request_stop(child& c, stop_cause cause, time_point now
 void supervisor_machine::force(child& c, time_point now) {
   actions_.emplace_back(abandon_attempt{c.id, c.generation});
   if (events_enabled_) {
-    event e = make_event(event_kind::stop_timed_out, c, now);
+    event& e = emit_event(event_kind::stop_timed_out, c, now);
     e.forced = true;
     e.timeout = c.policy->shutdown == infinity ? duration::zero() : c.policy->shutdown;
-    emit(std::move(e));
   }
   c.forced_last = true;
   if (phase_ == phase::shutting_down) result_abandoned_.push_back(*c.path);
@@ -556,7 +560,7 @@ void supervisor_machine::on_exit(child_id id, std::uint64_t generation, outcome 
   attempt_ended(*c, std::move(o), now, false);
 }
 
-void supervisor_machine::attempt_ended(child& c, outcome o, time_point now, bool forced) {
+void supervisor_machine::attempt_ended(child& c, outcome&& o, time_point now, bool forced) {
   c.live = false;
   assert(running_ > 0);
   --running_;
@@ -599,12 +603,11 @@ void supervisor_machine::attempt_ended(child& c, outcome o, time_point now, bool
       o.kind = outcome_kind::cancelled;
       record_outcome(c, o, now);
       if (events_enabled_) {
-        event e = make_event(event_kind::attempt_cancelled, c, now);
+        event& e = emit_event(event_kind::attempt_cancelled, c, now);
         e.outcome = outcome_kind::cancelled;
         e.reason = o.reason;
         e.elapsed = elapsed;
         e.forced = forced;
-        emit(std::move(e));
       }
       if (cause == stop_cause::group && phase_ == phase::running) {
         // A bystander of a group restart: it waits with the group, except a `never` child,
@@ -641,7 +644,12 @@ void supervisor_machine::record_outcome(child& c, const outcome& o, time_point n
   c.last_outcome_at = now;
 }
 
-void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_point now) {
+void supervisor_machine::record_outcome(child& c, outcome&& o, time_point now) {
+  c.last = std::move(o);
+  c.last_outcome_at = now;
+}
+
+void supervisor_machine::decide(child& c, outcome&& o, duration elapsed, time_point now) {
   const child_policy& p = *c.policy;
   const bool shutting = phase_ != phase::running;
   event_kind kind = event_kind::attempt_failed;
@@ -665,7 +673,12 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
     if (c.failures.size() < max_recent_failures) {
       c.failures.push_back({now, c.attempts, o.kind, o.reason});
     } else {
-      c.failures[c.failures_head] = {now, c.attempts, o.kind, o.reason};
+      // Overwritten field by field: the reason reuses the old record's buffer.
+      failure_record& f = c.failures[c.failures_head];
+      f.at = now;
+      f.attempt = c.attempts;
+      f.kind = o.kind;
+      f.reason.assign(o.reason);
       c.failures_head = static_cast<std::uint8_t>((c.failures_head + 1) % max_recent_failures);
     }
   } else if (o.is_success()) {
@@ -673,7 +686,7 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
     c.prev_delay = {};
   }
   if (events_enabled_) {
-    event e = make_event(kind, c, now);
+    event& e = emit_event(kind, c, now);
     e.outcome = o.kind;
     e.reason = o.reason;
     e.elapsed = elapsed;
@@ -684,16 +697,17 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
       e.timeout = o.reason.rfind("not ready", 0) == 0 ? p.startup_timeout : p.timeout;
     }
     if (o.kind == outcome_kind::unresponsive) e.timeout = p.heartbeat_timeout;
-    emit(std::move(e));
   }
-  record_outcome(c, o, now);
+  // Moved, not copied: from here on the outcome is read back as c.last.
+  record_outcome(c, std::move(o), now);
+  const outcome& last = *c.last;
 
   if (c.in_group && group_.active && !shutting) {
     // It ended on its own while its group restart is under way: the group restarts it, once
     // (no child ever runs twice), unless it is done for good.
-    if (o.kind == outcome_kind::fatal) {
+    if (last.kind == outcome_kind::fatal) {
       finish(c, final_status::dead, now);
-    } else if (o.is_success() && p.restart_policy != restart::always) {
+    } else if (last.is_success() && p.restart_policy != restart::always) {
       finish(c, final_status::completed, now);
     } else {
       c.state = child_state::pending;
@@ -701,11 +715,11 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
     group_step(now);
     return;
   }
-  if (o.kind == outcome_kind::fatal) {
+  if (last.kind == outcome_kind::fatal) {
     finish(c, final_status::dead, now);
     return;
   }
-  if (o.is_success()) {
+  if (last.is_success()) {
     if (shutting || p.restart_policy != restart::always) {
       finish(c, final_status::completed, now);
       return;
@@ -713,7 +727,7 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
     if (p.has_should_restart) {
       c.asking = true;
       c.state = child_state::pending;
-      actions_.emplace_back(ask_should_restart{c.id, c.generation, o});
+      actions_.emplace_back(ask_should_restart{c.id, c.generation, last});
       return;
     }
     rerun(c, now);
@@ -725,7 +739,7 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
     return;
   }
   if (p.max_retries && c.streak > *p.max_retries) {
-    if (events_enabled_) emit(make_event(event_kind::child_exhausted, c, now));
+    if (events_enabled_) emit_event(event_kind::child_exhausted, c, now);
     if (p.on_exhausted_action == on_exhausted::quarantine) {
       finish(c, final_status::quarantined, now);  // parked; its siblings run on
       return;
@@ -740,7 +754,7 @@ void supervisor_machine::decide(child& c, outcome o, duration elapsed, time_poin
     // §11: consulted only when the policy would restart; the answer comes back later.
     c.asking = true;
     c.state = child_state::pending;
-    actions_.emplace_back(ask_should_restart{c.id, c.generation, o});
+    actions_.emplace_back(ask_should_restart{c.id, c.generation, last});
     return;
   }
   restart_after_failure(c, now);
@@ -771,6 +785,11 @@ void supervisor_machine::restart_after_failure(child& c, time_point now) {
   ++c.restarts_auto;
   const duration delay = p.backoff.next_delay(c.streak - 1, c.prev_delay, rng_);
   c.prev_delay = delay;
+  if (!group_.active && policy_.strategy == strategy::one_for_one && c.dependents.empty()) {
+    // The common case, without building a one-member group (an allocation per restart).
+    schedule_restart(c, delay, delay_source::failure, now);
+    return;
+  }
   std::vector<child_id> members = group_of(c);
   if (members.size() > 1 || group_.active) {
     begin_group(c, members, delay, now);
@@ -784,9 +803,8 @@ void supervisor_machine::escalate(child& c, exit_reason reason, const std::strin
   cause_path_ = *c.path;
   cause_ = c.last;
   if (events_enabled_ && reason == exit_reason::intensity_exceeded) {
-    event e = make_event(event_kind::intensity_exceeded, now);
+    event& e = emit_event(event_kind::intensity_exceeded, now);
     e.reason = why + "; last failure in " + cause_path_ + ": " + describe(*c.last);
-    emit(std::move(e));
   }
   shutdown(now, reason);
 }
@@ -794,10 +812,9 @@ void supervisor_machine::escalate(child& c, exit_reason reason, const std::strin
 void supervisor_machine::schedule_restart(child& c, duration delay, delay_source source,
                                           time_point now) {
   if (events_enabled_) {
-    event e = make_event(event_kind::backoff_scheduled, c, now);
+    event& e = emit_event(event_kind::backoff_scheduled, c, now);
     e.delay = delay;
     e.source = source;
-    emit(std::move(e));
   }
   if (c.paused) {
     c.state = child_state::paused;
@@ -854,9 +871,8 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
   if (c.in_group) leave_group(c);
   c.final = final_result{status, c.attempts, c.last.value_or(outcome{}), c.forced_last};
   if (status == final_status::dead && events_enabled_) {
-    event e = make_event(event_kind::child_dead, c, now);
+    event& e = emit_event(event_kind::child_dead, c, now);
     e.reason = c.final->last.reason;
-    emit(std::move(e));
   }
   actions_.emplace_back(child_finished{c.id, *c.final});
   if (!was_terminal) {
@@ -1005,18 +1021,16 @@ void supervisor_machine::begin_group(child& trigger, const std::vector<child_id>
   if (events_enabled_) {
     if (!merge) {
       // One back-off per round: a failure merged into a running round costs nothing more.
-      event b = make_event(event_kind::backoff_scheduled, trigger, now);
+      event& b = emit_event(event_kind::backoff_scheduled, trigger, now);
       b.delay = delay;
       b.source = delay_source::failure;
-      emit(std::move(b));
     }
-    event g = make_event(event_kind::group_restart, trigger, now);
+    event& g = emit_event(event_kind::group_restart, trigger, now);
     g.delay = delay;
     for (const child_id id : members) {
       if (!g.reason.empty()) g.reason += ", ";
       g.reason += get(id)->name;
     }
-    emit(std::move(g));
   }
   for (const child_id id : members) {
     child& m = *get(id);
@@ -1096,7 +1110,7 @@ void supervisor_machine::complete_waiters(child& c, std::error_code ec) {
 }
 
 void supervisor_machine::erase(child& c, time_point now) {
-  if (events_enabled_) emit(make_event(event_kind::child_removed, c, now));
+  if (events_enabled_) emit_event(event_kind::child_removed, c, now);
   const child_id id = c.id;
   for (const child_id dep : c.deps) std::erase(get(dep)->dependents, id);
   for (const child_id x : c.dependents) std::erase(get(x)->deps, id);
@@ -1234,7 +1248,7 @@ void supervisor_machine::shutdown(time_point now, exit_reason reason) {
   if (phase_ != phase::running) return;  // the first trigger wins
   phase_ = phase::shutting_down;
   end_reason_ = reason;
-  if (events_enabled_) emit(make_event(event_kind::shutdown_requested, now));
+  if (events_enabled_) emit_event(event_kind::shutdown_requested, now);
   if (policy_.grace != infinity) {
     grace_deadline_ = saturating_add(now, policy_.grace);
     push_deadline(grace_deadline_, no_child, 0, timer_kind::grace);
@@ -1282,7 +1296,7 @@ void supervisor_machine::end(time_point now) {
   const bool was_shutting = phase_ == phase::shutting_down;
   phase_ = phase::ended;
   if (was_shutting && !grace_exceeded_ && events_enabled_) {
-    emit(make_event(event_kind::all_stopped_within_grace, now));
+    emit_event(event_kind::all_stopped_within_grace, now);
   }
   supervisor_result res;
   res.reason = end_reason_;
@@ -1307,10 +1321,9 @@ void supervisor_machine::on_setup_done(child_id id, std::uint64_t token,
   if (failed) {
     failed->kind = outcome_kind::failure;
     if (events_enabled_) {
-      event e = make_event(event_kind::attempt_failed, *c, now);
+      event& e = emit_event(event_kind::attempt_failed, *c, now);
       e.outcome = outcome_kind::failure;
       e.reason = "setup failed: " + failed->reason;
-      emit(std::move(e));
     }
     record_outcome(*c, *failed, now);
     finish(*c, final_status::setup_failed, now);
@@ -1327,7 +1340,7 @@ void supervisor_machine::on_should_restart(child_id id, std::uint64_t generation
   c->asking = false;
   if (phase_ != phase::running) return;
   if (!restart_it) {
-    if (events_enabled_) emit(make_event(event_kind::restart_prevented, *c, now));
+    if (events_enabled_) emit_event(event_kind::restart_prevented, *c, now);
     finish(*c, final_status::restart_prevented, now);
     return;
   }
@@ -1342,7 +1355,7 @@ void supervisor_machine::on_ready(child_id id, std::uint64_t generation, time_po
   child* c = get(id);
   if (c == nullptr || !c->live || c->generation != generation || c->ready) return;
   c->ready = true;
-  if (events_enabled_) emit(make_event(event_kind::child_ready, *c, now));
+  if (events_enabled_) emit_event(event_kind::child_ready, *c, now);
   mark_ready(*c, now);
 }
 

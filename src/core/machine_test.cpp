@@ -1730,4 +1730,38 @@ TEST(machine, seeded_random_runs_keep_every_invariant) {
   EXPECT_GT(total_cancelled, 50u);
 }
 
+TEST(machine, actions_keep_their_order_when_the_shell_pulls_only_some_between_inputs) {
+  // The action queue reuses its storage: a shell that pulls part of a long queue, feeds more
+  // inputs and pulls again still gets every action once, in the order it was queued.
+  supervisor_machine m({}, std::make_shared<const std::string>("root"), 1);
+  const auto policy = std::make_shared<const child_policy>(plain());
+  time_point now{};
+  std::vector<std::string> expected;
+  std::vector<std::string> pulled;
+  const auto pull = [&](std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) {
+      auto a = m.next_action();
+      if (!a) return;
+      if (const auto* p = std::get_if<publish_event>(&*a)) {
+        pulled.push_back(std::string(to_string(p->ev.kind)) + " " + std::string(p->ev.path()));
+      } else if (const auto* s = std::get_if<start_attempt>(&*a)) {
+        pulled.push_back("start " + *m.path_of(s->id));
+      }
+    }
+  };
+  int next = 0;
+  for (const std::size_t take : {2000u, 1u, 3000u, 0u, 5000u, 100000u}) {
+    for (int k = 0; k < 700; ++k, ++next) {
+      const std::string name = "c" + std::to_string(next);
+      ASSERT_TRUE(m.add_child(name, policy, task_kind::coroutine, now));
+      expected.push_back("child_added root/" + name);
+      expected.push_back("attempt_starting root/" + name);
+      expected.push_back("start root/" + name);
+    }
+    pull(take);
+  }
+  EXPECT_FALSE(m.next_action());
+  EXPECT_EQ(pulled, expected);
+}
+
 }  // namespace

@@ -285,9 +285,10 @@ class supervisor_machine {
   void start_now(child& c, time_point now);
   void grant_permits(time_point now);
   void request_stop(child& c, stop_cause cause, time_point now);
-  void attempt_ended(child& c, outcome o, time_point now, bool forced);
-  void decide(child& c, outcome o, duration elapsed, time_point now);
+  void attempt_ended(child& c, outcome&& o, time_point now, bool forced);
+  void decide(child& c, outcome&& o, duration elapsed, time_point now);
   void record_outcome(child& c, const outcome& o, time_point now);
+  void record_outcome(child& c, outcome&& o, time_point now);
   void schedule_restart(child& c, duration delay, delay_source source, time_point now);
   void finish(child& c, final_status status, time_point now);
   void erase(child& c, time_point now);
@@ -316,9 +317,10 @@ class supervisor_machine {
   void push_deadline(time_point at, child_id id, std::uint64_t generation, timer_kind kind);
   bool deadline_valid(const deadline& d) const;
   void compact_deadlines();
-  event make_event(event_kind k, const child& c, time_point now) const;
-  event make_event(event_kind k, time_point now) const;
-  void emit(event e);
+  // Appends a publish_event for `k` to the action queue and returns its event to fill in; the
+  // reference is valid until the next action is queued.
+  event& emit_event(event_kind k, const child& c, time_point now);
+  event& emit_event(event_kind k, time_point now);
 
   supervisor_policy policy_;
   std::shared_ptr<const std::string> path_;
@@ -340,7 +342,9 @@ class supervisor_machine {
 
   std::vector<deadline> deadlines_;  // min-heap; entries are validated when popped
   std::size_t live_deadlines_hint_ = 0;
-  std::deque<action> actions_;
+  // A FIFO without node churn: taken from actions_head_, reset to empty once drained.
+  std::vector<action> actions_;
+  std::size_t actions_head_ = 0;
 
   std::uint64_t generation_ = 0;  // machine-wide, so a reused child_id never matches old timers
   std::uint64_t next_order_ = 0;  // insertion sequence: start order comparisons

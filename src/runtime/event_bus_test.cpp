@@ -1,0 +1,236 @@
+// Event bus tests on a real two-thread io_context: delivery jobs shared by all subscribers must
+// keep every subscriber independent, ordered and complete, and report idle only when done.
+#include "event_bus.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using vigil::detail::event_bus;
+
+constexpr auto patience = 30s;  // a generous bound for waits that must end far sooner
+
+// An io_context run by two threads until the fixture ends.
+struct two_threads {
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
+  std::vector<std::thread> threads;
+  two_threads() {
+    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
+  }
+  ~two_threads() {
+    work.reset();
+    io.stop();
+    for (auto& t : threads) t.join();
+  }
+};
+
+// A one-shot gate a subscriber can wait on; opening it twice is harmless.
+struct gate {
+  std::mutex m;
+  std::condition_variable cv;
+  bool open = false;
+  void release() {
+    {
+      std::lock_guard lock(m);
+      open = true;
+    }
+    cv.notify_all();
+  }
+  bool wait() {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, patience, [this] { return open; });
+  }
+};
+
+// Counts events and lets a test wait until it has seen `n`, remembering their seq numbers.
+struct counter {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::uint64_t> seqs;
+  void add(const vigil::event& e) {
+    {
+      std::lock_guard lock(m);
+      seqs.push_back(e.seq);
+    }
+    cv.notify_all();
+  }
+  bool wait_for_count(std::size_t n) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, patience, [&] { return seqs.size() >= n; });
+  }
+  std::vector<std::uint64_t> snapshot() {
+    std::lock_guard lock(m);
+    return seqs;
+  }
+};
+
+vigil::event make(vigil::event_kind k = vigil::event_kind::attempt_failed) {
+  vigil::event e;
+  e.kind = k;
+  e.path_ = std::make_shared<const std::string>("root/x");
+  e.reason = "a reason long enough not to fit in the small string buffer";
+  return e;
+}
+
+bool strictly_increasing(const std::vector<std::uint64_t>& v) {
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    if (v[i - 1] >= v[i]) return false;
+  }
+  return true;
+}
+
+TEST(event_bus, a_blocked_subscriber_holds_up_neither_publishing_nor_the_other_subscribers) {
+  // One subscriber blocks inside its first event; the other still receives that event (with
+  // nothing published after it) and all 200 while the first is blocked; the blocked one gets
+  // the rest in order once released.
+  two_threads rt;
+  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
+  gate blocker;
+  std::atomic<bool> blocked{false};
+  counter slow;
+  counter fast;
+  auto s1 = bus->subscribe(
+      [&](const vigil::event& e) {
+        if (!blocked.exchange(true)) blocker.wait();
+        slow.add(e);
+      },
+      {});
+  auto s2 = bus->subscribe([&](const vigil::event& e) { fast.add(e); }, {});
+  bus->publish(make());
+  // Nothing else is published yet: the other subscriber must get the event all the same.
+  ASSERT_TRUE(fast.wait_for_count(1));
+  for (int i = 0; i < 2000 && !blocked.load(); ++i) std::this_thread::yield();
+  for (int i = 1; i < 200; ++i) bus->publish(make());
+  ASSERT_TRUE(fast.wait_for_count(200));
+  EXPECT_TRUE(blocked.load());
+  EXPECT_EQ(slow.snapshot().size(), 0u);
+  EXPECT_FALSE(bus->idle());
+  blocker.release();
+  ASSERT_TRUE(slow.wait_for_count(200));
+  EXPECT_TRUE(strictly_increasing(slow.snapshot()));
+  EXPECT_TRUE(strictly_increasing(fast.snapshot()));
+  EXPECT_EQ(slow.snapshot(), fast.snapshot());
+  bus->unsubscribe(s1.get());
+  bus->unsubscribe(s2.get());
+}
+
+TEST(event_bus, concurrent_publishers_reach_every_subscriber_once_in_seq_order) {
+  // Two threads publish 5,000 events each to three subscribers with room for all: each one
+  // sees all 10,000, every seq once, strictly increasing; then the bus reports idle.
+  two_threads rt;
+  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
+  constexpr std::size_t per_thread = 5000;
+  std::vector<std::unique_ptr<counter>> counters;
+  std::vector<std::shared_ptr<vigil::detail::subscriber_state>> subs;
+  for (int i = 0; i < 3; ++i) {
+    counters.push_back(std::make_unique<counter>());
+    counter* c = counters.back().get();
+    subs.push_back(
+        bus->subscribe([c](const vigil::event& e) { c->add(e); }, {.queue = 4 * per_thread}));
+  }
+  std::vector<std::thread> publishers;
+  for (int t = 0; t < 2; ++t) {
+    publishers.emplace_back([&] {
+      for (std::size_t i = 0; i < per_thread; ++i) bus->publish(make());
+    });
+  }
+  for (auto& p : publishers) p.join();
+  for (auto& c : counters) {
+    ASSERT_TRUE(c->wait_for_count(2 * per_thread));
+    const auto seqs = c->snapshot();
+    EXPECT_EQ(seqs.size(), 2 * per_thread);
+    EXPECT_TRUE(strictly_increasing(seqs));
+    EXPECT_EQ(seqs, counters[0]->snapshot());
+  }
+  std::promise<void> idle;
+  bus->notify_when_idle([&] { idle.set_value(); });
+  EXPECT_EQ(idle.get_future().wait_for(patience), std::future_status::ready);
+  EXPECT_TRUE(bus->idle());
+  for (auto& s : subs) bus->unsubscribe(s.get());
+}
+
+TEST(event_bus, a_full_queue_loses_events_and_reports_the_count_once_room_returns) {
+  // A queue of 4 behind a blocked handler: of 20 events it keeps 4 and drops 16; the next
+  // event that fits is followed by one subscriber_overflow{lost = 16} with a higher seq.
+  two_threads rt;
+  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
+  gate blocker;
+  std::atomic<bool> blocked{false};
+  std::mutex m;
+  std::vector<vigil::event> seen;
+  std::promise<void> got_report;
+  auto s = bus->subscribe(
+      [&](const vigil::event& e) {
+        if (!blocked.exchange(true)) blocker.wait();
+        std::lock_guard lock(m);
+        seen.push_back(e);
+        if (e.kind == vigil::event_kind::subscriber_overflow) got_report.set_value();
+      },
+      {.queue = 4});
+  bus->publish(make());  // taken by the job, which blocks in it
+  for (int i = 0; i < 2000 && !blocked.load(); ++i) std::this_thread::yield();
+  ASSERT_TRUE(blocked.load());
+  for (int i = 0; i < 20; ++i) bus->publish(make());
+  blocker.release();
+  // Wait until the queue has been taken, then publish the event that ends the episode.
+  std::promise<void> idle;
+  bus->notify_when_idle([&] { idle.set_value(); });
+  ASSERT_EQ(idle.get_future().wait_for(patience), std::future_status::ready);
+  bus->publish(make(vigil::event_kind::child_added));
+  ASSERT_EQ(got_report.get_future().wait_for(patience), std::future_status::ready);
+  std::lock_guard lock(m);
+  ASSERT_EQ(seen.size(), 1u + 4u + 1u + 1u);
+  EXPECT_EQ(seen[5].kind, vigil::event_kind::child_added);
+  EXPECT_EQ(seen[6].kind, vigil::event_kind::subscriber_overflow);
+  EXPECT_EQ(seen[6].lost, 16u);
+  EXPECT_EQ(seen[6].path(), "root/x");
+  for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_LT(seen[i - 1].seq, seen[i].seq);
+  bus->unsubscribe(s.get());
+}
+
+TEST(event_bus, unsubscribing_inside_the_handler_stops_delivery_and_leaves_the_bus_idle) {
+  // A handler that unsubscribes itself on its third event sees no fourth, while another
+  // subscriber sees all 50; queued events of the gone subscriber do not keep the bus busy.
+  two_threads rt;
+  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
+  std::atomic<int> quitter_seen{0};
+  std::shared_ptr<vigil::detail::subscriber_state> quitter;
+  std::promise<std::shared_ptr<vigil::detail::subscriber_state>> quitter_ready;
+  auto ready = quitter_ready.get_future().share();
+  quitter = bus->subscribe(
+      [&, ready](const vigil::event&) {
+        if (++quitter_seen == 3) {
+          auto self = ready.get();
+          self->active.store(false);  // as subscription::unsubscribe() does
+          bus->unsubscribe(self.get());
+        }
+      },
+      {});
+  quitter_ready.set_value(quitter);
+  counter other;
+  auto s2 = bus->subscribe([&](const vigil::event& e) { other.add(e); }, {});
+  for (int i = 0; i < 50; ++i) bus->publish(make());
+  ASSERT_TRUE(other.wait_for_count(50));
+  std::promise<void> idle;
+  bus->notify_when_idle([&] { idle.set_value(); });
+  ASSERT_EQ(idle.get_future().wait_for(patience), std::future_status::ready);
+  EXPECT_EQ(quitter_seen.load(), 3);
+  bus->unsubscribe(s2.get());
+  EXPECT_FALSE(bus->has_subscribers());
+}
+
+}  // namespace

@@ -44,10 +44,8 @@ struct gate {
   std::condition_variable cv;
   bool open = false;
   void release() {
-    {
-      std::lock_guard lock(m);
-      open = true;
-    }
+    std::lock_guard lock(m);  // notified under the lock: the waiter may destroy it right after
+    open = true;
     cv.notify_all();
   }
   bool wait() {
@@ -62,10 +60,8 @@ struct counter {
   std::condition_variable cv;
   std::vector<std::uint64_t> seqs;
   void add(const vigil::event& e) {
-    {
-      std::lock_guard lock(m);
-      seqs.push_back(e.seq);
-    }
+    std::lock_guard lock(m);  // notified under the lock: the waiter may destroy it right after
+    seqs.push_back(e.seq);
     cv.notify_all();
   }
   bool wait_for_count(std::size_t n) {
@@ -208,19 +204,18 @@ TEST(event_bus, unsubscribing_inside_the_handler_stops_delivery_and_leaves_the_b
   two_threads rt;
   auto bus = std::make_shared<event_bus>(rt.io.get_executor());
   std::atomic<int> quitter_seen{0};
-  std::shared_ptr<vigil::detail::subscriber_state> quitter;
-  std::promise<std::shared_ptr<vigil::detail::subscriber_state>> quitter_ready;
-  auto ready = quitter_ready.get_future().share();
-  quitter = bus->subscribe(
-      [&, ready](const vigil::event&) {
+  // A raw pointer: a handler owning its own state would keep it alive forever.
+  std::atomic<vigil::detail::subscriber_state*> self{nullptr};
+  auto quitter = bus->subscribe(
+      [&](const vigil::event&) {
         if (++quitter_seen == 3) {
-          auto self = ready.get();
-          self->active.store(false);  // as subscription::unsubscribe() does
-          bus->unsubscribe(self.get());
+          vigil::detail::subscriber_state* me = self.load();
+          me->active.store(false);  // as subscription::unsubscribe() does
+          bus->unsubscribe(me);
         }
       },
       {});
-  quitter_ready.set_value(quitter);
+  self.store(quitter.get());
   counter other;
   auto s2 = bus->subscribe([&](const vigil::event& e) { other.add(e); }, {});
   for (int i = 0; i < 50; ++i) bus->publish(make());

@@ -96,12 +96,16 @@ TEST(event_bus, a_blocked_subscriber_holds_up_neither_publishing_nor_the_other_s
   two_threads rt;
   auto bus = std::make_shared<event_bus>(rt.io.get_executor());
   gate blocker;
+  gate entered;  // the handler is about to block
   std::atomic<bool> blocked{false};
   counter slow;
   counter fast;
   auto s1 = bus->subscribe(
       [&](const vigil::event& e) {
-        if (!blocked.exchange(true)) blocker.wait();
+        if (!blocked.exchange(true)) {
+          entered.release();
+          blocker.wait();
+        }
         slow.add(e);
       },
       {});
@@ -109,7 +113,7 @@ TEST(event_bus, a_blocked_subscriber_holds_up_neither_publishing_nor_the_other_s
   bus->publish(make());
   // Nothing else is published yet: the other subscriber must get the event all the same.
   ASSERT_TRUE(fast.wait_for_count(1));
-  for (int i = 0; i < 2000 && !blocked.load(); ++i) std::this_thread::yield();
+  ASSERT_TRUE(entered.wait());
   for (int i = 1; i < 200; ++i) bus->publish(make());
   ASSERT_TRUE(fast.wait_for_count(200));
   EXPECT_TRUE(blocked.load());
@@ -165,21 +169,24 @@ TEST(event_bus, a_full_queue_loses_events_and_reports_the_count_once_room_return
   two_threads rt;
   auto bus = std::make_shared<event_bus>(rt.io.get_executor());
   gate blocker;
+  gate entered;  // the handler is about to block
   std::atomic<bool> blocked{false};
   std::mutex m;
   std::vector<vigil::event> seen;
   std::promise<void> got_report;
   auto s = bus->subscribe(
       [&](const vigil::event& e) {
-        if (!blocked.exchange(true)) blocker.wait();
+        if (!blocked.exchange(true)) {
+          entered.release();
+          blocker.wait();
+        }
         std::lock_guard lock(m);
         seen.push_back(e);
         if (e.kind == vigil::event_kind::subscriber_overflow) got_report.set_value();
       },
       {.queue = 4});
   bus->publish(make());  // taken by the job, which blocks in it
-  for (int i = 0; i < 2000 && !blocked.load(); ++i) std::this_thread::yield();
-  ASSERT_TRUE(blocked.load());
+  ASSERT_TRUE(entered.wait());
   for (int i = 0; i < 20; ++i) bus->publish(make());
   blocker.release();
   // Wait until the queue has been taken, then publish the event that ends the episode.

@@ -54,6 +54,13 @@ struct gate {
   }
 };
 
+// Opens a gate when it goes out of scope, however the test leaves it. Declared after the
+// threads, so a handler blocked on the gate is let go before they are joined.
+struct open_on_exit {
+  gate& g;
+  ~open_on_exit() { g.release(); }
+};
+
 // Counts events and lets a test wait until it has seen `n`, remembering their seq numbers.
 struct counter {
   std::mutex m;
@@ -93,13 +100,15 @@ TEST(event_bus, a_blocked_subscriber_holds_up_neither_publishing_nor_the_other_s
   // One subscriber blocks inside its first event; the other still receives that event (with
   // nothing published after it) and all 200 while the first is blocked; the blocked one gets
   // the rest in order once released.
-  two_threads rt;
-  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
+  // Declared before the threads: handlers use them until the threads are joined.
   gate blocker;
   gate entered;  // the handler is about to block
   std::atomic<bool> blocked{false};
   counter slow;
   counter fast;
+  two_threads rt;
+  open_on_exit opener{blocker};
+  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
   auto s1 = bus->subscribe(
       [&](const vigil::event& e) {
         if (!blocked.exchange(true)) {
@@ -131,10 +140,10 @@ TEST(event_bus, a_blocked_subscriber_holds_up_neither_publishing_nor_the_other_s
 TEST(event_bus, concurrent_publishers_reach_every_subscriber_once_in_seq_order) {
   // Two threads publish 5,000 events each to three subscribers with room for all: each one
   // sees all 10,000, every seq once, strictly increasing; then the bus reports idle.
+  constexpr std::size_t per_thread = 5000;
+  std::vector<std::unique_ptr<counter>> counters;  // before the threads: handlers use them
   two_threads rt;
   auto bus = std::make_shared<event_bus>(rt.io.get_executor());
-  constexpr std::size_t per_thread = 5000;
-  std::vector<std::unique_ptr<counter>> counters;
   std::vector<std::shared_ptr<vigil::detail::subscriber_state>> subs;
   for (int i = 0; i < 3; ++i) {
     counters.push_back(std::make_unique<counter>());
@@ -166,14 +175,16 @@ TEST(event_bus, concurrent_publishers_reach_every_subscriber_once_in_seq_order) 
 TEST(event_bus, a_full_queue_loses_events_and_reports_the_count_once_room_returns) {
   // A queue of 4 behind a blocked handler: of 20 events it keeps 4 and drops 16; the next
   // event that fits is followed by one subscriber_overflow{lost = 16} with a higher seq.
-  two_threads rt;
-  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
+  // Declared before the threads: handlers use them until the threads are joined.
   gate blocker;
   gate entered;  // the handler is about to block
   std::atomic<bool> blocked{false};
   std::mutex m;
   std::vector<vigil::event> seen;
   std::promise<void> got_report;
+  two_threads rt;
+  open_on_exit opener{blocker};
+  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
   auto s = bus->subscribe(
       [&](const vigil::event& e) {
         if (!blocked.exchange(true)) {
@@ -208,11 +219,13 @@ TEST(event_bus, a_full_queue_loses_events_and_reports_the_count_once_room_return
 TEST(event_bus, unsubscribing_inside_the_handler_stops_delivery_and_leaves_the_bus_idle) {
   // A handler that unsubscribes itself on its third event sees no fourth, while another
   // subscriber sees all 50; queued events of the gone subscriber do not keep the bus busy.
-  two_threads rt;
-  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
+  // Declared before the threads: handlers use them until the threads are joined.
   std::atomic<int> quitter_seen{0};
   // A raw pointer: a handler owning its own state would keep it alive forever.
   std::atomic<vigil::detail::subscriber_state*> self{nullptr};
+  counter other;
+  two_threads rt;
+  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
   auto quitter = bus->subscribe(
       [&](const vigil::event&) {
         if (++quitter_seen == 3) {
@@ -223,7 +236,6 @@ TEST(event_bus, unsubscribing_inside_the_handler_stops_delivery_and_leaves_the_b
       },
       {});
   self.store(quitter.get());
-  counter other;
   auto s2 = bus->subscribe([&](const vigil::event& e) { other.add(e); }, {});
   for (int i = 0; i < 50; ++i) bus->publish(make());
   ASSERT_TRUE(other.wait_for_count(50));

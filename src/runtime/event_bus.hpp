@@ -1,6 +1,8 @@
 // Internal: the event bus of one supervisor tree. Publishing never blocks and never runs user
 // code; delivery jobs on the executor drain the subscribers' bounded queues, one batch of one
-// subscriber at a time, so a blocked subscriber holds up neither the publisher nor the others.
+// subscriber at a time, so a blocked subscriber holds up neither the publisher nor the others
+// (while another executor thread is free; with several blocked at once, the others' queued
+// events may wait for the next publish).
 #pragma once
 
 #include <atomic>
@@ -67,7 +69,7 @@ class event_bus : public std::enable_shared_from_this<event_bus> {
 
   /// True when no subscriber has queued or in-flight events.
   bool idle();
-  /// Calls `fn` (from a subscriber's drain or at once) when the bus becomes idle.
+  /// Calls `fn` (from a delivery job or at once) when the bus becomes idle.
   void notify_when_idle(std::function<void()> fn);
 
   /// Adds a listener for subscriber-count changes (called without bus locks held); every

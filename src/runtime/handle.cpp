@@ -69,6 +69,12 @@ void handle::add(child_spec spec) const {
   });
 }
 
+void handle::add(std::vector<child_spec> children) const {
+  blocking_command(impl_, "add", "", [&](detail::command_reply r) {
+    detail::send_add_all(impl_, std::move(children), std::move(r));
+  });
+}
+
 #define VIGIL_BLOCKING_COMMAND(fn, cmd)                                  \
   void handle::fn(std::string_view name) const {                         \
     blocking_command(impl_, #fn, name, [&](detail::command_reply r) {    \

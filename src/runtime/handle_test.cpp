@@ -36,6 +36,33 @@ vigil::runtime_options two_threads() {
   return {.threads = 2, .signals = vigil::signal_handling::none};
 }
 
+TEST(handle, blocking_list_add_throws_the_first_problem_and_adds_nothing) {
+  // The blocking add(vector) throws vigil::error naming the problem; nothing of a refused list
+  // is added; a good list is running when add returns its first attempts' starts.
+  vigil::runtime rt(two_threads());
+  vigil::supervisor sup{rt};
+  std::vector<vigil::child_spec> twice;
+  twice.push_back({.name = "x", .task = hang});
+  twice.push_back({.name = "x", .task = hang});
+  try {
+    sup.add(std::move(twice));
+    ADD_FAILURE() << "a name twice in the list must be refused";
+  } catch (const vigil::error& e) {
+    EXPECT_EQ(e.code(), vigil::errc::already_exists);
+    EXPECT_NE(std::string(e.what()).find("'x'"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(sup.children().empty());
+  std::vector<vigil::child_spec> list;
+  for (int i = 0; i < 100; ++i) list.push_back({.name = "w" + std::to_string(i), .task = hang});
+  sup.add(std::move(list));
+  const auto children = sup.children();
+  ASSERT_EQ(children.size(), 100u);
+  EXPECT_EQ(children.front().name, "w0");
+  EXPECT_EQ(children.back().name, "w99");
+  sup.shutdown();
+  EXPECT_TRUE(sup.wait().ok());
+}
+
 TEST(handle, use_future_delivers_error_codes_as_values) {
   // async_add with use_future: success is an empty error_code, a duplicate is already_exists;
   // nothing is thrown through the future.

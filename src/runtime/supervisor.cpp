@@ -1,6 +1,7 @@
 // The supervisor actor, the handle's calls and the supervisor object.
 #include <future>
 #include <random>
+#include <unordered_set>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -116,9 +117,10 @@ void supervisor_impl::add(child_spec spec, command_reply r) {
 
 core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
                                         std::optional<final_reply> watch) {
+  // An empty `r` (a child of add_all, which replies once for the list) gets no reply.
   const auto refuse = [&](std::error_code ec, std::string message) {
     if (watch) reply(std::move(*watch), ec, core::final_result{});
-    reply(std::move(r), ec, std::move(message));
+    if (r) reply(std::move(r), ec, std::move(message));
     return core::no_child;
   };
   std::shared_ptr<const core::child_policy> policy;
@@ -174,7 +176,7 @@ core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
     reply(std::move(*watch), res.code, core::final_result{});
   }
   pump();
-  reply(std::move(r), res.code, std::move(res.message));
+  if (r) reply(std::move(r), res.code, std::move(res.message));
   return res ? res.id : core::no_child;
 }
 
@@ -192,7 +194,8 @@ void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
     // else can take a name in between.
     std::string problem;
     errc code = errc::invalid_argument;
-    std::vector<std::string_view> seen;
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(specs.size());
     if (self->machine_.shutting_down()) {
       code = errc::shutting_down;
       problem = "the supervisor is shutting down";
@@ -207,7 +210,7 @@ void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
       const std::string who = "child '" + s.name + "'";
       if (!core::is_valid_child_name(s.name)) {
         problem = who + ": invalid name";
-      } else if (std::find(seen.begin(), seen.end(), s.name) != seen.end()) {
+      } else if (seen.contains(s.name)) {
         code = errc::already_exists;
         problem = who + " appears twice in the list";
       } else if (self->machine_.find(s.name) != core::no_child) {
@@ -220,8 +223,7 @@ void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
         problem = who + ": on_start/on_restart need a coroutine or thread task";
       } else {
         for (const auto& d : s.depends_on) {
-          if (std::find(seen.begin(), seen.end(), d) == seen.end() &&
-              self->machine_.find(d) == core::no_child) {
+          if (!seen.contains(d) && self->machine_.find(d) == core::no_child) {
             code = errc::unknown_dependency;
             problem = who + " depends on unknown '" + d + "'";
           }
@@ -233,7 +235,7 @@ void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
           problem = who + ": " + e.what();
         }
       }
-      seen.push_back(s.name);
+      seen.insert(s.name);
     }
     if (!problem.empty()) {
       self->reply(std::move(r), make_error_code(code), std::move(problem));
@@ -243,8 +245,7 @@ void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
     for (std::size_t i = 0; i < specs.size(); ++i) {
       std::optional<final_reply> w;
       if (i < watch.size()) w.emplace(std::move(watch[i]));
-      const auto id = self->add_now(
-          std::move(specs[i]), command_reply([](std::error_code, std::string) {}), std::move(w));
+      const auto id = self->add_now(std::move(specs[i]), command_reply{}, std::move(w));
       if (id == core::no_child && !first) first = make_error_code(errc::invalid_argument);
     }
     self->reply(std::move(r), first, std::string{});
@@ -857,6 +858,12 @@ void require(const std::shared_ptr<supervisor_impl>& impl) {
 void send_add(const std::shared_ptr<supervisor_impl>& impl, child_spec spec, command_reply r) {
   require(impl);
   impl->add(std::move(spec), std::move(r));
+}
+
+void send_add_all(const std::shared_ptr<supervisor_impl>& impl, std::vector<child_spec> specs,
+                  command_reply r) {
+  require(impl);
+  impl->add_all(std::move(specs), std::move(r), {});
 }
 
 void send_command(const std::shared_ptr<supervisor_impl>& impl, command c, std::string name,

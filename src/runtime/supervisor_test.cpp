@@ -565,6 +565,46 @@ TEST_P(runtime_test, other_cancellation_ends_a_parked_wait) {
   EXPECT_EQ(status("c").state, vigil::child_state::stopped);
 }
 
+TEST_P(runtime_test, a_list_add_adds_all_in_order_or_nothing) {
+  // add(vector) checks the whole list first: one bad entry adds nothing; a good list starts
+  // every child, in list order.
+  make();
+  std::vector<std::string> started;
+  const auto spec = [&started](std::string name) {
+    return vigil::child_spec{
+        .name = name,
+        .task = [&started, name](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+          started.push_back(name);
+          co_await ctx.stopped();
+          co_return vigil::success();
+        }};
+  };
+  ASSERT_FALSE(add(spec("old")));
+  const auto add_list = [&](std::vector<vigil::child_spec> list) {
+    return call([&](auto h) { sup->async_add(std::move(list), h); });
+  };
+  EXPECT_EQ(add_list({spec("a"), spec("b"), spec("a")}), vigil::errc::already_exists);
+  EXPECT_EQ(add_list({spec("a"), spec("old")}), vigil::errc::already_exists);
+  EXPECT_EQ(add_list({spec("a"), vigil::child_spec{.name = "b"}}), vigil::errc::invalid_argument);
+  EXPECT_EQ(add_list({spec("a"), spec("bad name!")}), vigil::errc::invalid_argument);
+  std::vector<vigil::child_spec> with_bad_dep;
+  with_bad_dep.push_back(spec("a"));
+  with_bad_dep.push_back(spec("b"));
+  with_bad_dep.back().depends_on = {"nobody"};
+  EXPECT_EQ(add_list(std::move(with_bad_dep)), vigil::errc::unknown_dependency);
+  EXPECT_EQ(started, std::vector<std::string>{"old"});
+  std::optional<std::vector<vigil::child_info>> list;
+  sup->async_children([&](std::error_code, std::vector<vigil::child_info> l) { list = l; });
+  settle();
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->size(), 1u);
+
+  EXPECT_FALSE(add_list({spec("a"), spec("b"), spec("c")}));
+  EXPECT_EQ(started, (std::vector<std::string>{"old", "a", "b", "c"}));
+  EXPECT_EQ(status("c").state, vigil::child_state::running);
+  EXPECT_FALSE(add_list({}));  // an empty list is fine
+}
+
 TEST_P(runtime_test, events_have_strictly_increasing_seq) {
   // Every subscriber sees seq numbers strictly increasing.
   make();

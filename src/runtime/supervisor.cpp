@@ -788,6 +788,10 @@ void supervisor_impl::hook_job_done() {
 void supervisor_impl::arm_timer() {
   const auto next = machine_.next_deadline();
   if (next == armed_) return;
+  // A later deadline keeps the armed wait: it fires first, finds nothing due and re-arms. A
+  // stream of ever-later deadlines (each child of a shutdown gets its own stop timeout) then
+  // costs no cancel and new wait per step.
+  if (next && armed_ && *next > *armed_) return;
   cancel_timer();
   armed_ = next;
   if (!next) return;

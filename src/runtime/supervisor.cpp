@@ -528,6 +528,18 @@ asio::awaitable<core::outcome> guarded(asio::awaitable<core::outcome> task) {
 }
 }  // namespace
 
+namespace {
+// Starts `aw` on `ex` from a fresh handler. co_spawn itself runs the coroutine up to its first
+// suspension at once when `ex` may run on this thread, which from pump() would be user code
+// (a task body, a hook) running on the supervisor's strand and holding it up.
+template <class T, class Handler>
+void spawn_later(const asio::any_io_executor& ex, asio::awaitable<T> aw, Handler&& handler) {
+  asio::post(ex, [ex, aw = std::move(aw), h = std::forward<Handler>(handler)]() mutable {
+    asio::co_spawn(ex, std::move(aw), std::move(h));
+  });
+}
+}  // namespace
+
 void supervisor_impl::perform(core::start_attempt& a) {
   child_slot& slot = slots_[a.id];
   if (!slot.strand) slot.strand = next_child_strand();
@@ -588,8 +600,14 @@ void supervisor_impl::perform(core::start_attempt& a) {
     if (e) o = core::outcome_from_exception(e);
     sup->coroutine_ended(id, gen, std::move(o));
   };
-  asio::co_spawn(st->executor, guarded(std::move(*aw)),
-                 asio::bind_cancellation_slot(st->cancel.slot(), std::move(done)));
+  if (one_thread_) {
+    // Nothing runs concurrently with the supervisor here anyway: start at once (the fast path).
+    asio::co_spawn(st->executor, guarded(std::move(*aw)),
+                   asio::bind_cancellation_slot(st->cancel.slot(), std::move(done)));
+    return;
+  }
+  spawn_later(st->executor, guarded(std::move(*aw)),
+              asio::bind_cancellation_slot(st->cancel.slot(), std::move(done)));
 }
 
 void supervisor_impl::perform(core::stop_attempt& a) {
@@ -645,12 +663,12 @@ void supervisor_impl::perform(core::child_finished& a) {
     // the strand; the waiters that were already there resolve after it.
     ++hook_jobs_;
     auto w = std::make_shared<std::vector<final_reply>>(std::move(waiters));
-    asio::co_spawn(h->strand, invoke(h, h->cleanup),
-                   [self = shared_from_this(), h, w, result = a.result](std::exception_ptr e) {
-                     if (e) report_hook_failure(*h, "cleanup", e);
-                     for (auto& r : *w) self->reply(std::move(r), std::error_code{}, result);
-                     asio::post(self->strand_, [self] { self->hook_job_done(); });
-                   });
+    spawn_later(h->strand, invoke(h, h->cleanup),
+                [self = shared_from_this(), h, w, result = a.result](std::exception_ptr e) {
+                  if (e) report_hook_failure(*h, "cleanup", e);
+                  for (auto& r : *w) self->reply(std::move(r), std::error_code{}, result);
+                  asio::post(self->strand_, [self] { self->hook_job_done(); });
+                });
     return;
   }
   for (auto& w : waiters) reply(std::move(w), std::error_code{}, a.result);
@@ -683,16 +701,15 @@ void supervisor_impl::perform(core::run_setup& a) {
     return;
   }
   // §11: off the strand; a throw ends the child with setup_failed (the machine reports it).
-  asio::co_spawn(
-      h->strand, invoke(h, h->setup),
-      [self = shared_from_this(), id = a.id, token = a.token](std::exception_ptr e) {
-        std::optional<core::outcome> failed;
-        if (e) failed = core::outcome_from_exception(e);
-        asio::post(self->strand_, [self, id, token, failed = std::move(failed)]() mutable {
-          self->machine_.on_setup_done(id, token, std::move(failed), self->clock_.now());
-          self->pump();
-        });
-      });
+  spawn_later(h->strand, invoke(h, h->setup),
+              [self = shared_from_this(), id = a.id, token = a.token](std::exception_ptr e) {
+                std::optional<core::outcome> failed;
+                if (e) failed = core::outcome_from_exception(e);
+                asio::post(self->strand_, [self, id, token, failed = std::move(failed)]() mutable {
+                  self->machine_.on_setup_done(id, token, std::move(failed), self->clock_.now());
+                  self->pump();
+                });
+              });
 }
 
 void supervisor_impl::perform(core::ask_should_restart& a) {
@@ -703,18 +720,18 @@ void supervisor_impl::perform(core::ask_should_restart& a) {
   }
   // A throwing should_restart is reported and the policy decides: supervision never stops
   // because of a hook.
-  asio::co_spawn(h->strand, invoke_bool(h, h->should_restart, a.last),
-                 [self = shared_from_this(), h, id = a.id, gen = a.generation](std::exception_ptr e,
-                                                                               bool restart_it) {
-                   if (e) {
-                     report_hook_failure(*h, "should_restart", e);
-                     restart_it = true;
-                   }
-                   asio::post(self->strand_, [self, id, gen, restart_it] {
-                     self->machine_.on_should_restart(id, gen, restart_it, self->clock_.now());
-                     self->pump();
-                   });
-                 });
+  spawn_later(h->strand, invoke_bool(h, h->should_restart, a.last),
+              [self = shared_from_this(), h, id = a.id, gen = a.generation](std::exception_ptr e,
+                                                                            bool restart_it) {
+                if (e) {
+                  report_hook_failure(*h, "should_restart", e);
+                  restart_it = true;
+                }
+                asio::post(self->strand_, [self, id, gen, restart_it] {
+                  self->machine_.on_should_restart(id, gen, restart_it, self->clock_.now());
+                  self->pump();
+                });
+              });
 }
 
 void supervisor_impl::after_exit(core::child_id id) {
@@ -725,10 +742,10 @@ void supervisor_impl::after_exit(core::child_id id) {
   if (!i.last_outcome || i.last_outcome->is_success()) return;
   // A requested stop is not a failure; a task that cancelled itself unasked is (§2).
   if (i.last_outcome->kind == core::outcome_kind::cancelled && st->stop.stop_requested()) return;
-  asio::co_spawn(h->strand, invoke_outcome(h, h->on_failure, *i.last_outcome),
-                 [h](std::exception_ptr e) {
-                   if (e) report_hook_failure(*h, "on_failure", e);
-                 });
+  spawn_later(h->strand, invoke_outcome(h, h->on_failure, *i.last_outcome),
+              [h](std::exception_ptr e) {
+                if (e) report_hook_failure(*h, "on_failure", e);
+              });
 }
 
 namespace {
@@ -752,19 +769,17 @@ void supervisor_impl::run_shutdown_hooks() {
     ++hook_jobs_;
     auto job = std::make_shared<shutdown_hook_job>();
     const auto at = core::saturating_add(now, std::min(h->shutdown_timeout, opts_.grace));
-    asio::co_spawn(
-        h->strand, invoke(h, h->on_shutdown),
-        asio::bind_cancellation_slot(job->hook_cancel.slot(),
-                                     [self = shared_from_this(), h, job](std::exception_ptr e) {
-                                       if (e && !job->timed_out.load())
-                                         report_hook_failure(*h, "on_shutdown", e);
-                                       asio::post(self->strand_, [self, job] {
-                                         if (job->done) return;
-                                         job->done = true;
-                                         job->timer_cancel.emit(asio::cancellation_type::all);
-                                         self->hook_job_done();
-                                       });
-                                     }));
+    spawn_later(h->strand, invoke(h, h->on_shutdown),
+                asio::bind_cancellation_slot(job->hook_cancel.slot(), [self = shared_from_this(), h,
+                                                                       job](std::exception_ptr e) {
+                  if (e && !job->timed_out.load()) report_hook_failure(*h, "on_shutdown", e);
+                  asio::post(self->strand_, [self, job] {
+                    if (job->done) return;
+                    job->done = true;
+                    job->timer_cancel.emit(asio::cancellation_type::all);
+                    self->hook_job_done();
+                  });
+                }));
     clock_.async_wait_until(strand_, at, job->timer_cancel.slot(),
                             asio::bind_executor(strand_, [self = shared_from_this(), h,
                                                           job](boost::system::error_code ec) {

@@ -843,6 +843,48 @@ TEST(runtime_threads, a_one_thread_runtime_supervises_without_strands) {
   EXPECT_EQ(thread_runs.load(), 20);
 }
 
+TEST(runtime_threads, a_task_or_hook_that_blocks_before_suspending_does_not_hold_the_supervisor) {
+  // A coroutine task whose body blocks before its first co_await, and a plain setup hook that
+  // blocks, each occupy one of the two runtime threads; the supervisor keeps answering on the
+  // other. Each waits (at most 30 s) for a flag the test sets only after status() returned.
+  vigil::runtime rt({.threads = 2, .signals = vigil::signal_handling::none});
+  vigil::supervisor sup{rt, {.name = "s"}};
+  sup.add({.name = "other", .task = hang});
+  std::atomic<bool> go{false};
+  std::atomic<int> started{0};
+  std::atomic<int> saw_go{0};
+  const auto block_until_go = [&] {
+    ++started;
+    for (int i = 0; i < 3000 && !go; ++i) std::this_thread::sleep_for(10ms);
+    if (go) ++saw_go;
+  };
+  sup.async_add({.name = "blocking_task",
+                 .task = [&](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+                   block_until_go();
+                   co_await ctx.stopped();
+                   co_return vigil::success();
+                 }},
+                [](std::error_code) {});
+  for (int i = 0; i < 3000 && started < 1; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(started.load(), 1);
+  EXPECT_EQ(sup.status("other").state, vigil::child_state::running);
+  go = true;
+  for (int i = 0; i < 3000 && saw_go < 1; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(saw_go.load(), 1) << "the task held the supervisor until it gave up";
+
+  go = false;
+  sup.async_add({.name = "blocking_setup", .task = hang, .setup = block_until_go},
+                [](std::error_code) {});
+  for (int i = 0; i < 3000 && started < 2; ++i) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(started.load(), 2);
+  EXPECT_EQ(sup.status("other").state, vigil::child_state::running);
+  go = true;
+  for (int i = 0; i < 3000 && saw_go < 2; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(saw_go.load(), 2) << "the setup hook held the supervisor until it gave up";
+  sup.shutdown();
+  EXPECT_TRUE(sup.wait().ok());
+}
+
 TEST(runtime_threads, empty_handle_reports_supervisor_gone) {
   // Every call on a default-constructed handle throws supervisor_gone.
   vigil::handle h;

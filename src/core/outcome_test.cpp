@@ -63,6 +63,53 @@ TEST(outcome, exceptions_map_to_fatal_failure_or_unknown_and_are_kept) {
   EXPECT_THROW(std::rethrow_exception(u.exception), int);
 }
 
+// Exception types whose std::exception (or fatal_error) part is not at the object's address,
+// or is there twice: the classification must adjust the address like a catch clause does.
+struct with_data {
+  virtual ~with_data() = default;
+  long pad[3] = {1, 2, 3};
+};
+struct second_base_error : with_data, std::runtime_error {
+  second_base_error() : std::runtime_error("second base") {}
+};
+struct second_base_fatal : with_data, vigil::core::fatal_error {
+  second_base_fatal() : vigil::core::fatal_error("fatal second base") {}
+};
+struct twice_an_exception : std::runtime_error, std::logic_error {
+  twice_an_exception() : std::runtime_error("a"), std::logic_error("b") {}
+};
+struct not_an_exception {
+  int code = 7;
+};
+
+TEST(outcome, classification_matches_catch_clauses_for_any_hierarchy) {
+  // The mapping is found without rethrowing; it must agree with what `catch` would match:
+  // bases at an offset are found (and what() read from them), an ambiguous std::exception
+  // base is no std::exception, class types outside the hierarchy are unknown.
+  const auto a = vigil::core::outcome_from_exception(std::make_exception_ptr(second_base_error()));
+  EXPECT_EQ(a.kind, outcome_kind::failure);
+  EXPECT_EQ(a.reason, "second base");
+  const auto b = vigil::core::outcome_from_exception(std::make_exception_ptr(second_base_fatal()));
+  EXPECT_EQ(b.kind, outcome_kind::fatal);
+  EXPECT_EQ(b.reason, "fatal second base");
+  const auto c = vigil::core::outcome_from_exception(std::make_exception_ptr(twice_an_exception()));
+  EXPECT_EQ(c.kind, outcome_kind::failure);
+  EXPECT_EQ(c.reason, "unknown exception");
+  const auto d = vigil::core::outcome_from_exception(std::make_exception_ptr(not_an_exception()));
+  EXPECT_EQ(d.reason, "unknown exception");
+  EXPECT_THROW(std::rethrow_exception(d.exception), not_an_exception);
+  // Thrown for real (not made by make_exception_ptr) and caught as current_exception().
+  std::exception_ptr e;
+  try {
+    throw second_base_fatal();
+  } catch (...) {
+    e = std::current_exception();
+  }
+  const auto f = vigil::core::outcome_from_exception(e);
+  EXPECT_EQ(f.kind, outcome_kind::fatal);
+  EXPECT_EQ(f.reason, "fatal second base");
+}
+
 TEST(outcome, factories_build_the_documented_values) {
   // Proves success(), failure(r), fatal(r) and cancelled(r) set kind and reason and nothing else.
   EXPECT_EQ(vigil::core::success().kind, outcome_kind::success);

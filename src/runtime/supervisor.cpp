@@ -443,6 +443,12 @@ void supervisor_impl::attempt_ended(const std::shared_ptr<attempt_state>& st, co
 void supervisor_impl::coroutine_ended(core::child_id id, std::uint64_t gen, core::outcome&& o) {
   // Dispatched, not posted: when the supervisor's strand is free (the usual case) the exit is
   // handled at once on this thread, and the next attempt starts without a scheduler round trip.
+  if (one_thread_ && !pumping_) {
+    // The completion runs on the executor's one thread, which is the supervisor's too: handle
+    // the exit right here (no type-erased dispatch, no allocation for it).
+    exit_now(id, gen, std::move(o));
+    return;
+  }
   asio::dispatch(strand_, [self = shared_from_this(), id, gen, o = std::move(o)]() mutable {
     if (self->pumping_) {
       // Never re-enter pump(): queue behind the actions being performed.
@@ -507,26 +513,6 @@ asio::any_io_executor supervisor_impl::make_strand() const {
   }
   return asio::make_strand(pool_);
 }
-
-namespace {
-// Runs the task and turns what it throws into its outcome right here, with one unwinding:
-// classifying an exception_ptr afterwards would have to rethrow it once more.
-asio::awaitable<core::outcome> guarded(asio::awaitable<core::outcome> task) {
-  std::optional<core::outcome> thrown;
-  try {
-    co_return co_await std::move(task);
-  } catch (const core::fatal_error& e) {
-    thrown.emplace(core::outcome{core::outcome_kind::fatal, 0, e.what(), std::current_exception()});
-  } catch (const std::exception& e) {
-    thrown.emplace(
-        core::outcome{core::outcome_kind::failure, 0, e.what(), std::current_exception()});
-  } catch (...) {
-    thrown.emplace(core::outcome{core::outcome_kind::failure, 0, "unknown exception",
-                                 std::current_exception()});
-  }
-  co_return std::move(*thrown);
-}
-}  // namespace
 
 namespace {
 // Starts `aw` on `ex` from a fresh handler. co_spawn itself runs the coroutine up to its first
@@ -602,11 +588,11 @@ void supervisor_impl::perform(core::start_attempt& a) {
   };
   if (one_thread_) {
     // Nothing runs concurrently with the supervisor here anyway: start at once (the fast path).
-    asio::co_spawn(st->executor, guarded(std::move(*aw)),
+    asio::co_spawn(st->executor, std::move(*aw),
                    asio::bind_cancellation_slot(st->cancel.slot(), std::move(done)));
     return;
   }
-  spawn_later(st->executor, guarded(std::move(*aw)),
+  spawn_later(st->executor, std::move(*aw),
               asio::bind_cancellation_slot(st->cancel.slot(), std::move(done)));
 }
 

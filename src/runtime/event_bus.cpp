@@ -166,6 +166,7 @@ void event_bus::deliver_queued() {
     ++batches;
     std::shared_ptr<subscriber_state> s = subs_[at];
     s->busy = true;
+    s->deliverer = std::this_thread::get_id();
     s->batch.swap(s->queue);
     // This batch may block in its handler: if other subscribers are waiting and no other job
     // is running to take them, make sure one comes even if this job never returns. Usually
@@ -187,6 +188,7 @@ void event_bus::deliver_queued() {
     lock.lock();
     --delivering_;
     s->busy = false;
+    batch_done_.notify_all();
     recycle(s->dead);
     if (!s->active.load()) {
       // Unsubscribed while its batch was out: drop what is queued. The last reference may be
@@ -256,7 +258,7 @@ void event_bus::unsubscribe(const subscriber_state* s) {
   std::vector<std::function<void(bool)>> listeners;
   bool any = false;
   {
-    std::lock_guard lock(m_);
+    std::unique_lock lock(m_);
     const auto it =
         std::find_if(subs_.begin(), subs_.end(), [s](const auto& p) { return p.get() == s; });
     if (it != subs_.end()) {
@@ -264,6 +266,10 @@ void event_bus::unsubscribe(const subscriber_state* s) {
       if (!(*it)->busy) release_queue(**it);
       subs_.erase(it);  // the caller still holds a reference: no destructor runs here
     }
+    // Once this returns the handler is not running and never runs again (the job skips the
+    // rest of its batch: `active` is already false), so the handler's captures may go. From
+    // inside the handler itself the current call just finishes as usual.
+    batch_done_.wait(lock, [s] { return !s->busy || s->deliverer == std::this_thread::get_id(); });
     any = !subs_.empty();
     any_.store(any);
     listeners = listeners_;

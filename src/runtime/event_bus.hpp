@@ -6,11 +6,13 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -36,8 +38,9 @@ struct subscriber_state {
   std::atomic<bool> active{true};
   // Guarded by the bus's lock.
   std::vector<event_node*> queue;
-  bool busy = false;       // a delivery job is delivering a batch to it (at most one at a time)
-  std::uint64_t lost = 0;  // dropped in the current overflow episode
+  bool busy = false;          // a delivery job is delivering a batch to it (at most one at a time)
+  std::thread::id deliverer;  // the thread of that job: unsubscribe() from it does not wait
+  std::uint64_t lost = 0;     // dropped in the current overflow episode
   // Touched only by the job that set `busy`: the batch being delivered (its storage is swapped
   // with `queue`, so steady state allocates nothing) and the nodes it let go of.
   std::vector<event_node*> batch;
@@ -100,6 +103,7 @@ class event_bus : public std::enable_shared_from_this<event_bus> {
   std::vector<event_node*> free_;  // delivered nodes kept for reuse, a bounded number
   // A delivery job is posted and has not started yet. Once started, a job may be stuck in a
   // blocked subscriber, so new events for other subscribers post a new job.
+  std::condition_variable batch_done_;  // a subscriber's busy flag cleared (for unsubscribe)
   bool job_posted_ = false;
   std::size_t delivering_ = 0;  // batches out in handlers right now
 };

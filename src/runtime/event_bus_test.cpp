@@ -137,6 +137,57 @@ TEST(event_bus, a_blocked_subscriber_holds_up_neither_publishing_nor_the_other_s
   bus->unsubscribe(s2.get());
 }
 
+TEST(event_bus, unsubscribe_returns_only_once_the_handler_is_no_longer_running) {
+  // The handler is inside a call (blocked on a gate) when another thread unsubscribes: the
+  // unsubscribe must wait for that call, so the handler's captures may be destroyed once it
+  // returns; later queued events are not delivered. From inside the handler it must not wait.
+  gate release_handler;
+  gate entered;
+  std::atomic<bool> inside{false};
+  std::atomic<int> calls{0};
+  two_threads rt;
+  open_on_exit opener{release_handler};
+  auto bus = std::make_shared<event_bus>(rt.io.get_executor());
+  auto sub = std::make_shared<vigil::subscription>(bus->subscribe(
+      [&](const vigil::event&) {
+        ++calls;
+        inside = true;
+        entered.release();
+        release_handler.wait();
+        inside = false;
+      },
+      {}));
+  bus->publish(make());
+  bus->publish(make());  // queued behind the blocked call: must never be delivered
+  ASSERT_TRUE(entered.wait());
+  std::atomic<bool> inside_when_returned{true};
+  std::thread unsubscriber([&] {
+    sub->unsubscribe();
+    inside_when_returned = inside.load();
+  });
+  std::this_thread::sleep_for(50ms);  // room for a wrong early return
+  release_handler.release();
+  unsubscriber.join();
+  EXPECT_FALSE(inside_when_returned.load());
+  EXPECT_EQ(calls.load(), 1);
+
+  // From inside its own handler: no wait, no deadlock; the call finishes.
+  std::atomic<int> self_calls{0};
+  auto self = std::make_shared<vigil::subscription>();
+  std::promise<void> done;
+  *self = vigil::subscription(bus->subscribe(
+      [&](const vigil::event&) {
+        if (++self_calls == 1) {
+          self->unsubscribe();
+          done.set_value();
+        }
+      },
+      {}));
+  bus->publish(make());
+  ASSERT_EQ(done.get_future().wait_for(patience), std::future_status::ready);
+  EXPECT_EQ(self_calls.load(), 1);
+}
+
 TEST(event_bus, concurrent_publishers_reach_every_subscriber_once_in_seq_order) {
   // Two threads publish 5,000 events each to three subscribers with room for all: each one
   // sees all 10,000, every seq once, strictly increasing; then the bus reports idle.

@@ -122,11 +122,12 @@ TEST(handle, wait_does_not_wait_past_the_subscriber_drain_deadline) {
   std::latch release{1};
   std::atomic<bool> blocked{false};
   vigil::runtime rt(two_threads());
-  open_on_exit opener{release};
   vigil::supervisor sup{rt, {.subscriber_drain = 100ms}};
   auto sub = sup.subscribe([&](const vigil::event&) {
     if (!blocked.exchange(true)) release.wait();
   });
+  // Declared after the subscription: destroying it waits for the blocked call to return.
+  open_on_exit opener{release};
   sup.add({.name = "a", .task = hang});
   sup.shutdown();
   const vigil::supervisor_result r = sup.wait();
@@ -141,13 +142,14 @@ TEST(handle, overflowing_subscribers_never_lose_commands_or_outcomes) {
   std::latch release{1};
   std::atomic<bool> blocked{false};
   vigil::runtime rt(two_threads());
-  open_on_exit opener{release};
   vigil::supervisor sup{rt, {.intensity = {.max_restarts = 100, .period = 10s}}};
   auto sub = sup.subscribe(
       [&](const vigil::event&) {
         if (!blocked.exchange(true)) release.wait();
       },
       {.queue = 1});
+  // Declared after the subscription: destroying it waits for the blocked call to return.
+  open_on_exit opener{release};
   for (int i = 0; i < 20; ++i) {
     const std::string name = "c" + std::to_string(i);
     sup.add(

@@ -37,7 +37,10 @@ class [[nodiscard]] subscription {
   subscription& operator=(const subscription&) = delete;
   ~subscription();
 
-  /// Stops delivery; events already being delivered may still arrive once. Idempotent.
+  /// Stops delivery. When it returns the handler is not running and will not run again, so
+  /// what it captures may be destroyed; it waits for a call in progress on another thread
+  /// (called from inside the handler, that call finishes as usual). Idempotent; the destructor
+  /// does the same.
   void unsubscribe() noexcept;
   /// Whether this object holds an active subscription.
   bool active() const noexcept;

@@ -1054,6 +1054,7 @@ void supervisor_machine::begin_group(child& trigger, const std::vector<child_id>
   }
   std::sort(group_.members.begin(), group_.members.end(),
             [this](child_id a, child_id b) { return get(a)->order < get(b)->order; });
+  group_.not_live_from_back = 0;
   trigger.state = child_state::backing_off;  // §13.5: the others show pending
   trigger.next_start = group_.start_at;
   group_step(now);
@@ -1062,14 +1063,19 @@ void supervisor_machine::begin_group(child& trigger, const std::vector<child_id>
 void supervisor_machine::leave_group(child& c) {
   c.in_group = false;
   std::erase(group_.members, c.id);
+  group_.not_live_from_back = 0;
 }
 
 void supervisor_machine::group_step(time_point now) {
   if (!group_.active || phase_ != phase::running) return;
   // Stop live members one at a time, newest first; wait while one is being stopped.
-  for (auto it = group_.members.rbegin(); it != group_.members.rend(); ++it) {
-    child& m = *get(*it);
-    if (!m.live) continue;
+  const auto& members = group_.members;
+  while (group_.not_live_from_back < members.size()) {
+    child& m = *get(members[members.size() - 1 - group_.not_live_from_back]);
+    if (!m.live) {
+      ++group_.not_live_from_back;
+      continue;
+    }
     if (m.stopping == stop_cause::none) request_stop(m, stop_cause::group, now);
     return;
   }
@@ -1084,6 +1090,7 @@ void supervisor_machine::start_group(time_point now) {
   group_.active = false;
   const std::vector<child_id> members = std::move(group_.members);
   group_.members.clear();
+  group_.not_live_from_back = 0;
   for (const child_id id : members) get(id)->in_group = false;
   // Start in start order; dependencies and readiness gate as for any start.
   for (const child_id id : members) {

@@ -354,6 +354,10 @@ class supervisor_machine {
     bool active = false;
     std::vector<child_id> members;  // in start order
     time_point start_at{};
+    // How many members, counted from the newest, are known not live: members stop newest
+    // first, so each step resumes here instead of rescanning (a round stays O(members)).
+    // Reset whenever members change.
+    std::size_t not_live_from_back = 0;
   } group_;
   std::uint32_t dead_count_ = 0;  // children that ended dead, exhausted or quarantined
   std::vector<std::pair<child_id, time_point>> pending_erase_;  // remove_on_exit children

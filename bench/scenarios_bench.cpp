@@ -664,43 +664,49 @@ void hang_scenario() {
 
 // ------------------------------------------------------------------ events
 
+// Events delivered per second to 4 subscribers of one crash-looping child, on a runtime of
+// `threads` threads.
+double event_rate(std::size_t threads, steady::duration window) {
+  std::atomic<std::uint64_t> delivered{0};
+  restart_counter c;
+  c.first = 1;
+  c.last = UINT64_MAX;  // never ends on its own
+  vigil::runtime rt({.threads = threads, .signals = vigil::signal_handling::none});
+  vigil::supervisor sup{rt, never_trips("bench")};
+  std::vector<vigil::subscription> subs;
+  for (int i = 0; i < 4; ++i) {
+    subs.push_back(sup.subscribe([&delivered](const vigil::event& e) {
+      if (e.kind != vigil::event_kind::subscriber_overflow) {
+        delivered.fetch_add(1, std::memory_order_relaxed);
+      }
+    }));
+  }
+  sup.add({.name = "crasher",
+           .task = failing_task(&c, fail_mode::value),
+           .backoff = vigil::backoff::constant(0s)});
+  std::this_thread::sleep_for(200ms);
+  const std::uint64_t d0 = delivered.load();
+  const auto t0 = steady::now();
+  std::this_thread::sleep_for(window);
+  const std::uint64_t d1 = delivered.load();
+  const auto t1 = steady::now();
+  sup.shutdown();
+  sup.wait();
+  subs.clear();
+  return static_cast<double>(d1 - d0) / seconds(t1 - t0);
+}
+
 void event_scenario() {
   if (!wanted("event_throughput")) return;
   const auto window = std::chrono::duration_cast<steady::duration>(1s / opts.scale);
   note(
       "event_throughput: 4 subscribers (default queue 1024) of one crash-looping child, runtime "
-      "threads=2; events delivered to all subscribers over " +
+      "threads=1 (as restart_serial); events delivered to all subscribers over " +
       number(seconds(window)) + " s after 0.2 s of warm-up");
-  const double v = median_of([&] {
-    std::atomic<std::uint64_t> delivered{0};
-    restart_counter c;
-    c.first = 1;
-    c.last = UINT64_MAX;  // never ends on its own
-    vigil::runtime rt({.threads = 2, .signals = vigil::signal_handling::none});
-    vigil::supervisor sup{rt, never_trips("bench")};
-    std::vector<vigil::subscription> subs;
-    for (int i = 0; i < 4; ++i) {
-      subs.push_back(sup.subscribe([&delivered](const vigil::event& e) {
-        if (e.kind != vigil::event_kind::subscriber_overflow) {
-          delivered.fetch_add(1, std::memory_order_relaxed);
-        }
-      }));
-    }
-    sup.add({.name = "crasher",
-             .task = failing_task(&c, fail_mode::value),
-             .backoff = vigil::backoff::constant(0s)});
-    std::this_thread::sleep_for(200ms);
-    const std::uint64_t d0 = delivered.load();
-    const auto t0 = steady::now();
-    std::this_thread::sleep_for(window);
-    const std::uint64_t d1 = delivered.load();
-    const auto t1 = steady::now();
-    sup.shutdown();
-    sup.wait();
-    subs.clear();
-    return static_cast<double>(d1 - d0) / seconds(t1 - t0);
-  });
-  line("event_throughput", "vigil", v, "events_per_s");
+  line("event_throughput", "vigil", median_of([&] { return event_rate(1, window); }),
+       "events_per_s");
+  note("event_throughput with threads=2: " +
+       number(median_of([&] { return event_rate(2, window); })) + " events_per_s");
 }
 
 // ------------------------------------------------------------------ threads and processes

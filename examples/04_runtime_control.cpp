@@ -1,7 +1,10 @@
 // Runtime control: add, stop, start, restart and remove a child while the supervisor runs, from
-// main through blocking handle calls; a duplicate add fails without disturbing anything.
+// main through blocking handle calls; a duplicate add fails without disturbing anything; a list
+// of children is added in one call.
 #include <iostream>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <vigil/vigil.hpp>
 
@@ -12,7 +15,7 @@ namespace asio = boost::asio;
 // the supervisor stops it.
 asio::awaitable<void> serve(vigil::context ctx) {
   co_await ctx.stopped();
-  std::cout << "  worker: stop received, attempt " << ctx.attempt() << " tidies up\n";
+  std::cout << "  " << ctx.name() << ": stop received, attempt " << ctx.attempt() << " tidies up\n";
 }
 
 void show(const vigil::handle& sup, std::string_view step) {
@@ -47,6 +50,12 @@ int main() {
 
   sup.remove("worker");
   show(sup, "after remove");
+
+  // Many children in one hand-off: the whole list is checked first, then all of it is added.
+  std::vector<vigil::child_spec> pool;
+  for (int i = 0; i < 3; ++i) pool.push_back({.name = "pool-" + std::to_string(i), .task = serve});
+  sup.add(std::move(pool));
+  show(sup, "after adding a list");
 
   sup.shutdown();
   const auto result = sup.wait();

@@ -1,6 +1,8 @@
 // The supervisor state machine: every decision of SEMANTICS §2–§4 and §8, without I/O.
 #include "vigil/core/machine.hpp"
 
+#include <memory>
+
 #include <algorithm>
 #include <cassert>
 #include <functional>
@@ -50,7 +52,7 @@ struct supervisor_machine::child {
   time_point stop_deadline{};
   duration prev_delay{};
   std::optional<outcome> last;
-  std::optional<final_result> final;
+  std::unique_ptr<final_result> final;  // set once terminal (out of line: most children never are)
   std::vector<std::uint64_t> waiters;
   // The last failures, oldest first, as a ring; empty (no allocation) until the first one.
   std::vector<failure_record> failures;
@@ -149,7 +151,7 @@ const std::shared_ptr<const std::string>& supervisor_machine::path_of(child_id i
 
 std::optional<final_result> supervisor_machine::final_of(child_id id) const {
   const child* c = get(id);
-  return c ? c->final : std::nullopt;
+  return c && c->final ? std::optional<final_result>(*c->final) : std::nullopt;
 }
 
 child_info supervisor_machine::info(child_id id, time_point now) const {
@@ -169,7 +171,7 @@ child_info supervisor_machine::info(child_id id, time_point now) const {
   i.last_outcome_at = c.last_outcome_at;
   if (c.live) i.uptime = now - c.attempt_started;
   if (c.state == child_state::backing_off) i.next_restart = c.next_start;
-  i.final = c.final;
+  if (c.final) i.final = *c.final;
   i.recent_failures.reserve(c.failures.size());
   for (std::size_t k = 0; k < c.failures.size(); ++k) {
     i.recent_failures.push_back(c.failures[(c.failures_head + k) % c.failures.size()]);
@@ -869,7 +871,8 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
   if (c.policy->remove_on_exit) pending_erase_.emplace_back(c.id, now);
   c.dep_wait = false;
   if (c.in_group) leave_group(c);
-  c.final = final_result{status, c.attempts, c.last.value_or(outcome{}), c.forced_last};
+  c.final = std::make_unique<final_result>(
+      final_result{status, c.attempts, c.last.value_or(outcome{}), c.forced_last});
   if (status == final_status::dead && events_enabled_) {
     event& e = emit_event(event_kind::child_dead, c, now);
     e.reason = c.final->last.reason;

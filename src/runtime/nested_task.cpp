@@ -88,8 +88,8 @@ void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_i
   // Ownership: the parent's record of this attempt owns the nested supervisor (until the next
   // attempt or the parent's end); the replies the nested supervisor stores hold it only
   // weakly. Otherwise a subtree that never ends (abandoned) would own itself forever.
-  st->runner = runner;
-  st->keep_alive = runner;
+  st->more->runner = runner;
+  st->more->keep_alive = runner;
   const std::weak_ptr<attempt_state> weak_st = st;
   const std::weak_ptr<nested_runner> weak_runner = runner;
   // Declared children, in order; the first refusal fails the attempt (after a shutdown).
@@ -99,7 +99,7 @@ void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_i
       auto r = weak_runner.lock();
       auto s = weak_st.lock();
       if (ec && r && s && !refused->exchange(true)) {
-        s->failure_note = msg.empty() ? ec.message() : msg;
+        s->more->failure_note = msg.empty() ? ec.message() : msg;
         r->sup->shutdown();
       }
     });
@@ -110,14 +110,14 @@ void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_i
     auto p = s->sup.lock();
     if (!p) return;
     core::outcome o = refused->load()
-                          ? core::failure("subtree " + *s->path + ": " + s->failure_note)
+                          ? core::failure("subtree " + *s->path + ": " + s->more->failure_note)
                           : outcome_with_grace(*s->path, r);
     p->attempt_ended(s, std::move(o));
   });
 }
 
 std::shared_ptr<supervisor_impl> nested_of(const attempt_state& st) {
-  const auto r = std::dynamic_pointer_cast<nested_runner>(st.runner.lock());
+  const auto r = std::dynamic_pointer_cast<nested_runner>(st.runner());
   return r ? r->sup : nullptr;
 }
 

@@ -456,7 +456,7 @@ class process_runner final : public attempt_runner,
   }
 
   void publish(int number, std::string_view line) {
-    const auto& bus = st_->bus;
+    const auto& bus = st_->more->bus;
     if (!bus || !bus->has_subscribers()) return;
     core::event e;
     e.kind = core::event_kind::process_output;
@@ -534,7 +534,7 @@ class process_runner final : public attempt_runner,
 void start_process_attempt(const std::shared_ptr<attempt_state>& st,
                            std::shared_ptr<const process_options> opts) {
   auto r = std::make_shared<process_runner>(st, std::move(opts));
-  st->runner = r;
+  st->more->runner = r;
   asio::post(st->executor, [r] { r->start(); });
 }
 

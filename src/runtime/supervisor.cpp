@@ -29,10 +29,7 @@ void attempt_state::reset(asio::any_io_executor ex) {
   if (stop.stop_requested()) stop = std::stop_source();
   ready_sent.store(false, std::memory_order_relaxed);
   reap_awaited.store(false, std::memory_order_relaxed);
-  runner.reset();
-  bus.reset();
-  failure_note.clear();
-  keep_alive.reset();
+  more.reset();
 }
 
 namespace {
@@ -554,12 +551,15 @@ void supervisor_impl::perform(core::start_attempt& a) {
     slot.shared->current_generation = a.generation;
   }
 
+  if (slot.task.kind() != task_kind::coroutine) {
+    st->more = std::make_unique<attempt_state::runner_state>();
+  }
   switch (slot.task.kind()) {
     case task_kind::thread:
       start_thread_attempt(st, slot.task.thread_body());
       return;
     case task_kind::process:
-      st->bus = bus_;
+      st->more->bus = bus_;
       start_process_attempt(st, slot.task.process_spec());
       return;
     case task_kind::supervisor:
@@ -600,7 +600,7 @@ void supervisor_impl::perform(core::stop_attempt& a) {
   const auto& st = slots_[a.id].attempt;
   if (!st || st->generation != a.generation) return;
   st->stop.request_stop();
-  if (auto r = st->runner.lock()) {
+  if (auto r = st->runner()) {
     r->stop(*st);  // a thread or process attempt: its own ladder
     return;
   }
@@ -622,7 +622,7 @@ void supervisor_impl::perform(core::abandon_attempt& a) {
     // outlives the supervisor. Its runner reports through attempt_ended once it has reaped.
     ++hook_jobs_;
   }
-  if (auto r = st->runner.lock()) r->abandon(*st);
+  if (auto r = st->runner()) r->abandon(*st);
   slots_[a.id].strand = next_child_strand();  // the abandoned attempt keeps the old one
   // The machine already recorded how the forced attempt ended (timeout, unresponsive, or a
   // cancellation for a requested stop): on_failure runs for the failures, as for any exit.

@@ -54,10 +54,17 @@ struct attempt_state {
   std::atomic<std::int64_t> last_beat{0};   // ns since the clock's epoch
   std::atomic<bool> ready_sent{false};
   std::atomic<bool> reap_awaited{false};  // an abandoned process: the end waits for its reaping
-  std::weak_ptr<attempt_runner> runner;   // thread and process attempts: their stop ladder
-  std::shared_ptr<event_bus> bus;         // process attempts publish process_output here
-  std::string failure_note;               // nested supervisors: why a declared child was refused
-  std::shared_ptr<void> keep_alive;       // nested supervisors: the record owns the subtree
+  /// What only thread, process and nested attempts use; made by perform(start_attempt) before
+  /// such an attempt runs, absent for coroutines (an idle child does not pay for it).
+  struct runner_state {
+    std::weak_ptr<attempt_runner> runner;  // their stop ladder
+    std::shared_ptr<event_bus> bus;        // process attempts publish process_output here
+    std::string failure_note;              // nested supervisors: why a declared child was refused
+    std::shared_ptr<void> keep_alive;      // nested supervisors: the record owns the subtree
+  };
+  std::unique_ptr<runner_state> more;
+  /// The attempt's runner, if it has one and it is still alive.
+  std::shared_ptr<attempt_runner> runner() const { return more ? more->runner.lock() : nullptr; }
 
   explicit attempt_state(boost::asio::any_io_executor ex) : executor(std::move(ex)) {}
   /// Makes a state no one else holds any more ready for the child's next attempt, on `ex`.

@@ -90,7 +90,7 @@ void thread_main(std::shared_ptr<thread_runner> r, std::shared_ptr<attempt_state
 
 void start_thread_attempt(const std::shared_ptr<attempt_state>& st, thread_task fn) {
   auto r = std::make_shared<thread_runner>();
-  st->runner = r;
+  st->more->runner = r;
   // Held while the thread is created, so its end cannot touch `th` before it is assigned.
   std::lock_guard lock(r->m);
   live_threads.fetch_add(1, std::memory_order_acq_rel);

@@ -9,7 +9,8 @@
 namespace vigil {
 
 task::task(const subtree& tree)
-    : kind_(task_kind::supervisor), subtree_(std::make_shared<const subtree>(tree)) {}
+    : kind_(task_kind::supervisor),
+      body_(std::shared_ptr<const subtree>(std::make_shared<const subtree>(tree))) {}
 
 namespace detail {
 

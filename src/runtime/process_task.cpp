@@ -41,7 +41,8 @@ task process(process_options options) {
   }
   task t;
   t.kind_ = task_kind::process;
-  t.process_ = std::make_shared<const process_options>(std::move(options));
+  t.body_ = std::shared_ptr<const process_options>(
+      std::make_shared<const process_options>(std::move(options)));
   return t;
 }
 

@@ -16,7 +16,7 @@ task make_thread_task(thread_task fn) {
   task t;
   if (fn) {
     t.kind_ = task_kind::thread;
-    t.thread_ = std::move(fn);
+    t.body_ = std::move(fn);
   }
   return t;
 }

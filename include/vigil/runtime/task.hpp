@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -79,14 +80,14 @@ class task {
   /// A coroutine task from a function; being a non-template, it also picks the right overload
   /// of an overloaded name (a task called `poll` next to POSIX ::poll).
   task(boost::asio::awaitable<outcome> (*fn)(context))
-      : kind_(task_kind::coroutine), coroutine_(fn) {}
+      : kind_(task_kind::coroutine), body_(coroutine_task(fn)) {}
   /// A coroutine task from a function returning nothing (throwing is failure).
   task(boost::asio::awaitable<void> (*fn)(context)) : task(adapt(void_coroutine_task(fn))) {}
 
   /// A coroutine task from any callable `awaitable<outcome>(context)`.
   template <class F>
   requires std::is_invocable_r_v<boost::asio::awaitable<outcome>, F&, context> task(F f)
-      : kind_(task_kind::coroutine), coroutine_(std::move(f)) {}
+      : kind_(task_kind::coroutine), body_(coroutine_task(std::move(f))) {}
 
   /// A coroutine task from any callable `awaitable<void>(context)`: returning is success,
   /// throwing is failure (vigil::fatal_error: fatal).
@@ -103,27 +104,41 @@ class task {
   task_kind kind() const noexcept { return kind_; }
   /// False for an empty task.
   explicit operator bool() const noexcept {
-    return static_cast<bool>(coroutine_) || static_cast<bool>(thread_) ||
-           static_cast<bool>(process_) || static_cast<bool>(subtree_);
+    return std::visit([](const auto& b) { return has(b); }, body_);
   }
   /// The coroutine factory (for the runtime); empty unless kind() is coroutine.
-  const coroutine_task& coroutine() const noexcept { return coroutine_; }
+  const coroutine_task& coroutine() const noexcept { return get<coroutine_task>(); }
   /// The thread body (for the runtime); empty unless kind() is thread.
-  const thread_task& thread_body() const noexcept { return thread_; }
+  const thread_task& thread_body() const noexcept { return get<thread_task>(); }
   /// The process options (for the runtime); null unless kind() is process.
-  const std::shared_ptr<const process_options>& process_spec() const noexcept { return process_; }
+  const std::shared_ptr<const process_options>& process_spec() const noexcept {
+    return get<std::shared_ptr<const process_options>>();
+  }
   /// The nested supervisor's declaration (kind supervisor), else null.
-  const std::shared_ptr<const subtree>& subtree_spec() const noexcept { return subtree_; }
+  const std::shared_ptr<const subtree>& subtree_spec() const noexcept {
+    return get<std::shared_ptr<const subtree>>();
+  }
 
  private:
   friend task make_thread_task(thread_task fn);
   friend task process(process_options options);
   static coroutine_task adapt(void_coroutine_task f);
+  static bool has(std::monostate) noexcept { return false; }
+  template <class T>
+  static bool has(const T& b) noexcept {
+    return static_cast<bool>(b);
+  }
+  // The alternative T, or an empty one: one body per task, so a child pays for one callable.
+  template <class T>
+  const T& get() const noexcept {
+    static const T none{};
+    const T* p = std::get_if<T>(&body_);
+    return p != nullptr ? *p : none;
+  }
   task_kind kind_ = task_kind::coroutine;
-  coroutine_task coroutine_;
-  thread_task thread_;
-  std::shared_ptr<const process_options> process_;
-  std::shared_ptr<const subtree> subtree_;
+  std::variant<std::monostate, coroutine_task, thread_task, std::shared_ptr<const process_options>,
+               std::shared_ptr<const subtree>>
+      body_;
 };
 
 /// A thread task from a `thread_task`; vigil::thread() is the usual spelling.

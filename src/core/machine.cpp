@@ -51,7 +51,7 @@ struct supervisor_machine::child {
   time_point heartbeat_at{};
   time_point stop_deadline{};
   duration prev_delay{};
-  std::optional<outcome> last;
+  std::unique_ptr<outcome> last;        // the last outcome; made at the first exit, then reused
   std::unique_ptr<final_result> final;  // set once terminal (out of line: most children never are)
   std::vector<std::uint64_t> waiters;
   // The last failures, oldest first, as a ring; empty (no allocation) until the first one.
@@ -167,7 +167,7 @@ child_info supervisor_machine::info(child_id id, time_point now) const {
   i.failure_streak = c.streak;
   i.restarts_automatic = c.restarts_auto;
   i.restarts_manual = c.restarts_manual;
-  i.last_outcome = c.last;
+  if (c.last) i.last_outcome = *c.last;
   i.last_outcome_at = c.last_outcome_at;
   if (c.live) i.uptime = now - c.attempt_started;
   if (c.state == child_state::backing_off) i.next_restart = c.next_start;
@@ -642,12 +642,20 @@ void supervisor_machine::attempt_ended(child& c, outcome&& o, time_point now, bo
 }
 
 void supervisor_machine::record_outcome(child& c, const outcome& o, time_point now) {
-  c.last = o;
+  if (c.last) {
+    *c.last = o;
+  } else {
+    c.last = std::make_unique<outcome>(o);
+  }
   c.last_outcome_at = now;
 }
 
 void supervisor_machine::record_outcome(child& c, outcome&& o, time_point now) {
-  c.last = std::move(o);
+  if (c.last) {
+    *c.last = std::move(o);
+  } else {
+    c.last = std::make_unique<outcome>(std::move(o));
+  }
   c.last_outcome_at = now;
 }
 
@@ -803,7 +811,7 @@ void supervisor_machine::restart_after_failure(child& c, time_point now) {
 void supervisor_machine::escalate(child& c, exit_reason reason, const std::string& why,
                                   time_point now) {
   cause_path_ = *c.path;
-  cause_ = c.last;
+  cause_ = c.last ? std::optional<outcome>(*c.last) : std::nullopt;
   if (events_enabled_ && reason == exit_reason::intensity_exceeded) {
     event& e = emit_event(event_kind::intensity_exceeded, now);
     e.reason = why + "; last failure in " + cause_path_ + ": " + describe(*c.last);
@@ -872,7 +880,7 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
   c.dep_wait = false;
   if (c.in_group) leave_group(c);
   c.final = std::make_unique<final_result>(
-      final_result{status, c.attempts, c.last.value_or(outcome{}), c.forced_last});
+      final_result{status, c.attempts, c.last ? *c.last : outcome{}, c.forced_last});
   if (status == final_status::dead && events_enabled_) {
     event& e = emit_event(event_kind::child_dead, c, now);
     e.reason = c.final->last.reason;
@@ -912,7 +920,7 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
       result_dead_ = dead_count_;
       result_total_ = static_cast<std::uint32_t>(by_name_.size());
       cause_path_ = *c.path;
-      cause_ = c.last;
+      cause_ = c.last ? std::optional<outcome>(*c.last) : std::nullopt;
       escalating_ = true;
       shutdown(now, exit_reason::too_many_dead);
       return;

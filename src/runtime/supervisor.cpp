@@ -438,14 +438,14 @@ void supervisor_impl::attempt_ended(const std::shared_ptr<attempt_state>& st, co
 }
 
 void supervisor_impl::coroutine_ended(core::child_id id, std::uint64_t gen, core::outcome&& o) {
-  // Dispatched, not posted: when the supervisor's strand is free (the usual case) the exit is
-  // handled at once on this thread, and the next attempt starts without a scheduler round trip.
   if (one_thread_ && !pumping_) {
     // The completion runs on the executor's one thread, which is the supervisor's too: handle
     // the exit right here (no type-erased dispatch, no allocation for it).
     exit_now(id, gen, std::move(o));
     return;
   }
+  // Dispatched, not posted: when the supervisor's strand is free (the usual case) the exit is
+  // handled at once on this thread, and the next attempt starts without a scheduler round trip.
   asio::dispatch(strand_, [self = shared_from_this(), id, gen, o = std::move(o)]() mutable {
     if (self->pumping_) {
       // Never re-enter pump(): queue behind the actions being performed.

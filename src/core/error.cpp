@@ -33,6 +33,8 @@ class category final : public std::error_category {
         return "blocking call from a thread running the supervisor's executor";
       case errc::supervisor_gone:
         return "the supervisor is gone";
+      case errc::start_failed:
+        return "the child failed to start";
     }
     return "unknown vigil error";
   }

@@ -154,6 +154,18 @@ std::optional<final_result> supervisor_machine::final_of(child_id id) const {
   return c && c->final ? std::optional<final_result>(*c->final) : std::nullopt;
 }
 
+const child_policy& supervisor_machine::policy_of(child_id id) const {
+  return *get(id)->policy;
+}
+
+std::vector<std::string> supervisor_machine::dependencies_of(child_id id) const {
+  std::vector<std::string> names;
+  for (const child_id d : get(id)->deps) {
+    if (const child* dc = get(d)) names.push_back(dc->name);
+  }
+  return names;
+}
+
 child_info supervisor_machine::info(child_id id, time_point now) const {
   const child& c = *get(id);
   child_info i;

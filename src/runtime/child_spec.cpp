@@ -33,6 +33,10 @@ core::child_policy resolve_policy(const child_spec& s, const child_defaults& d) 
   pick(s.timeout, d.timeout, p.timeout);
   pick(s.heartbeat_timeout, d.heartbeat_timeout, p.heartbeat_timeout);
   pick(s.shutdown, d.shutdown, p.shutdown);
+  // A nested supervisor stops its own children first: no forced stop unless asked for.
+  if (s.task.kind() == task_kind::supervisor && !s.shutdown && !d.shutdown) {
+    p.shutdown = infinity;
+  }
   pick(s.on_exhausted, d.on_exhausted, p.on_exhausted_action);
   if (s.startup_timeout) p.startup_timeout = *s.startup_timeout;
   p.wait_ready = s.wait_ready;

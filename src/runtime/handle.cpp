@@ -62,10 +62,23 @@ T blocking_query(const std::shared_ptr<detail::supervisor_impl>& impl, const cha
 
 }  // namespace
 
-void handle::add(child_spec spec) const {
+void handle::add(child_spec spec, until u) const {
   const std::string name = spec.name;
   blocking_command(impl_, "add", name, [&](detail::command_reply r) {
-    detail::send_add(impl_, std::move(spec), std::move(r));
+    detail::send_add(impl_, std::move(spec), std::move(r), u);
+  });
+}
+
+void handle::add_to(std::string_view subtree, child_spec spec, until u) const {
+  const std::string name = std::string(subtree) + "/" + spec.name;
+  blocking_command(impl_, "add_to", name, [&](detail::command_reply r) {
+    detail::send_add(impl_, std::move(spec), std::move(r), u, std::string(subtree));
+  });
+}
+
+void handle::start(std::string_view name, until u) const {
+  blocking_command(impl_, "start", name, [&](detail::command_reply r) {
+    detail::send_command(impl_, detail::command::start, std::string(name), std::move(r), u);
   });
 }
 
@@ -82,12 +95,17 @@ void handle::add(std::vector<child_spec> children) const {
     });                                                                  \
   }
 VIGIL_BLOCKING_COMMAND(stop, detail::command::stop)
-VIGIL_BLOCKING_COMMAND(start, detail::command::start)
 VIGIL_BLOCKING_COMMAND(restart, detail::command::restart)
 VIGIL_BLOCKING_COMMAND(remove, detail::command::remove)
 VIGIL_BLOCKING_COMMAND(pause, detail::command::pause)
 VIGIL_BLOCKING_COMMAND(resume, detail::command::resume)
 #undef VIGIL_BLOCKING_COMMAND
+
+effective_spec handle::spec(std::string_view name) const {
+  return blocking_query<effective_spec>(impl_, "spec", name, [&](detail::spec_reply r) {
+    detail::send_spec(impl_, std::string(name), std::move(r));
+  });
+}
 
 child_info handle::status(std::string_view name) const {
   return blocking_query<child_info>(impl_, "status", name, [&](detail::info_reply r) {

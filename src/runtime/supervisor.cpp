@@ -44,6 +44,7 @@ supervisor_impl::supervisor_impl(asio::any_io_executor ex, supervisor_options op
                                  std::shared_ptr<event_bus> bus)
     : pool_(std::move(ex)),
       one_thread_(runs_on_one_thread(pool_)),
+      nested_(static_cast<bool>(path)),
       strand_(make_strand()),
       clock_(clk),
       opts_(std::move(opts)),
@@ -74,6 +75,7 @@ supervisor_impl::~supervisor_impl() {
   const auto gone = make_error_code(errc::supervisor_gone);
   for (auto& slot : slots_) {
     for (auto& w : slot.outcome_waiters) reply(std::move(w), gone, core::final_result{});
+    for (auto& w : slot.start_waiters) reply(std::move(w), gone, std::string{});
   }
   for (auto& [token, r] : pending_) reply(std::move(r), gone, std::string{});
 }
@@ -112,8 +114,52 @@ void supervisor_impl::add(child_spec spec, command_reply r) {
              });
 }
 
+void supervisor_impl::add(std::string into, child_spec spec, until u, command_reply r) {
+  asio::post(strand_, [self = shared_from_this(), into = std::move(into), spec = std::move(spec), u,
+                       r = std::move(r)]() mutable {
+    if (into.empty()) {
+      self->add_now(std::move(spec), std::move(r), std::nullopt, u, true);
+      return;
+    }
+    // "db" or "db/pools": hand the call down one level at a time (a trailing '/' is added so
+    // that routed() splits off the first element).
+    into += '/';
+    self->routed(
+        into,
+        [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
+          if (!rest.empty()) rest.pop_back();
+          n->add(std::move(rest), std::move(spec), u, std::move(r));
+        },
+        [&](std::string why) {
+          self->reply(std::move(r), make_error_code(errc::not_found), std::move(why));
+        });
+  });
+}
+
+std::shared_ptr<supervisor_impl> supervisor_impl::nested_child(std::string_view head) const {
+  const core::child_id id = machine_.find(head);
+  if (id == core::no_child || id >= slots_.size() || !slots_[id].attempt) return nullptr;
+  return nested_of(*slots_[id].attempt);
+}
+
+template <class Forward, class Missing>
+bool supervisor_impl::routed(const std::string& name, Forward&& forward, Missing&& missing) const {
+  const auto slash = name.find('/');
+  if (slash == std::string::npos) return false;
+  const std::string_view head = std::string_view(name).substr(0, slash);
+  if (auto n = nested_child(head)) {
+    forward(n, name.substr(slash + 1));
+    return true;
+  }
+  const core::child_id id = machine_.find(head);
+  missing("'" + name + "': " + *path_ + "/" + std::string(head) +
+          (id == core::no_child ? " does not exist" : " is not a running nested supervisor"));
+  return true;
+}
+
 core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
-                                        std::optional<final_reply> watch) {
+                                        std::optional<final_reply> watch, until u,
+                                        bool at_run_time) {
   // An empty `r` (a child of add_all, which replies once for the list) gets no reply.
   const auto refuse = [&](std::error_code ec, std::string message) {
     if (watch) reply(std::move(*watch), ec, core::final_result{});
@@ -124,15 +170,12 @@ core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
   if (!spec.task) {
     return refuse(make_error_code(errc::invalid_argument), "child '" + spec.name + "' has no task");
   }
-  // A nested supervisor stops its own children first: no forced stop unless asked for.
-  if (spec.task.kind() == task_kind::supervisor && !spec.shutdown &&
-      !opts_.child_defaults.shutdown) {
-    spec.shutdown = infinity;
-  }
-  const bool defaults_only = !spec.restart && !spec.backoff && !spec.interval &&
-                             !spec.max_retries && !spec.stable_after && !spec.timeout &&
-                             !spec.heartbeat_timeout && !spec.shutdown && !spec.wait_ready &&
-                             !spec.startup_timeout && !spec.significant && !spec.on_exhausted &&
+  // A nested supervisor's default shutdown differs (resolve_policy): it gets a policy of its own.
+  const bool defaults_only = spec.task.kind() != task_kind::supervisor && !spec.restart &&
+                             !spec.backoff && !spec.interval && !spec.max_retries &&
+                             !spec.stable_after && !spec.timeout && !spec.heartbeat_timeout &&
+                             !spec.shutdown && !spec.wait_ready && !spec.startup_timeout &&
+                             !spec.significant && !spec.on_exhausted &&
                              spec.retention == retention::keep && !has_hooks(spec);
   std::shared_ptr<child_hooks> hooks;
   vigil::task task;
@@ -169,6 +212,9 @@ core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
       slot.hooks = std::move(hooks);
     }
     if (watch) slot.outcome_waiters.push_back(std::move(*watch));
+    slot.added_at_run_time = at_run_time;
+    // Registered before pump() performs the first start, which resolves it.
+    if (r && u == until::running) slot.start_waiters.push_back(std::move(r));
   } else if (watch) {
     reply(std::move(*watch), res.code, core::final_result{});
   }
@@ -249,15 +295,28 @@ void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
   });
 }
 
-void supervisor_impl::command(detail::command c, std::string name, command_reply r) {
-  asio::post(strand_, [self = shared_from_this(), c, name = std::move(name),
-                       r = std::move(r)]() mutable { self->run_command(c, name, std::move(r)); });
+void supervisor_impl::command(detail::command c, std::string name, command_reply r, until u) {
+  asio::post(strand_,
+             [self = shared_from_this(), c, u, name = std::move(name), r = std::move(r)]() mutable {
+               const bool handed_on = self->routed(
+                   name,
+                   [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
+                     n->command(c, std::move(rest), std::move(r), u);
+                   },
+                   [&](std::string why) {
+                     self->reply(std::move(r), make_error_code(errc::not_found), std::move(why));
+                   });
+               if (!handed_on) self->run_command(c, name, std::move(r), u);
+             });
 }
 
-void supervisor_impl::run_command(detail::command c, const std::string& name, command_reply r) {
+void supervisor_impl::run_command(detail::command c, const std::string& name, command_reply r,
+                                  until u) {
   const auto now = clock_.now();
-  const bool waits =
-      c == command::stop || c == command::restart || c == command::remove || c == command::start;
+  // A start that waits until running is answered by its start waiter, not by command_done.
+  const bool until_running = c == command::start && u == until::running;
+  const bool waits = !until_running && (c == command::stop || c == command::restart ||
+                                        c == command::remove || c == command::start);
   const std::uint64_t token = waits ? next_token_++ : 0;
   core::command_result res;
   switch (c) {
@@ -287,6 +346,8 @@ void supervisor_impl::run_command(detail::command c, const std::string& name, co
     reply(std::move(r), res.code, std::move(res.message));
   } else if (waits) {
     pending_.emplace(token, std::move(r));
+  } else if (until_running) {
+    slots_[machine_.find(name)].start_waiters.push_back(std::move(r));
   } else {
     reply(std::move(r), std::error_code{}, std::string{});
   }
@@ -303,15 +364,25 @@ core::child_info supervisor_impl::info_of(core::child_id id) {
 }
 
 void supervisor_impl::status(std::string name, info_reply r) {
-  asio::post(strand_,
-             [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
-               const core::child_id id = self->machine_.find(name);
-               if (id == core::no_child) {
-                 self->reply(std::move(r), make_error_code(errc::not_found), core::child_info{});
-                 return;
-               }
-               self->reply(std::move(r), std::error_code{}, self->info_of(id));
-             });
+  asio::post(
+      strand_, [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
+        if (self->routed(
+                name,
+                [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
+                  n->status(std::move(rest), std::move(r));
+                },
+                [&](std::string) {
+                  self->reply(std::move(r), make_error_code(errc::not_found), core::child_info{});
+                })) {
+          return;
+        }
+        const core::child_id id = self->machine_.find(name);
+        if (id == core::no_child) {
+          self->reply(std::move(r), make_error_code(errc::not_found), core::child_info{});
+          return;
+        }
+        self->reply(std::move(r), std::error_code{}, self->info_of(id));
+      });
 }
 
 void supervisor_impl::children(list_reply r) {
@@ -368,20 +439,55 @@ void supervisor_impl::tree(std::function<void(std::vector<core::child_info>)> do
   });
 }
 
+void supervisor_impl::spec(std::string name, spec_reply r) {
+  asio::post(
+      strand_, [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
+        if (self->routed(
+                name,
+                [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
+                  n->spec(std::move(rest), std::move(r));
+                },
+                [&](std::string) {
+                  self->reply(std::move(r), make_error_code(errc::not_found), effective_spec{});
+                })) {
+          return;
+        }
+        const core::child_id id = self->machine_.find(name);
+        if (id == core::no_child) {
+          self->reply(std::move(r), make_error_code(errc::not_found), effective_spec{});
+          return;
+        }
+        const auto& m = self->machine_;
+        self->reply(std::move(r), std::error_code{},
+                    effective_spec{name, *m.path_of(id), m.info(id, self->clock_.now()).kind,
+                                   m.policy_of(id), m.dependencies_of(id)});
+      });
+}
+
 void supervisor_impl::outcome(std::string name, final_reply r) {
-  asio::post(strand_,
-             [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
-               const core::child_id id = self->machine_.find(name);
-               if (id == core::no_child) {
-                 self->reply(std::move(r), make_error_code(errc::not_found), core::final_result{});
-                 return;
-               }
-               if (auto f = self->machine_.final_of(id)) {
-                 self->reply(std::move(r), std::error_code{}, *f);
-                 return;
-               }
-               self->slots_[id].outcome_waiters.push_back(std::move(r));
-             });
+  asio::post(
+      strand_, [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
+        if (self->routed(
+                name,
+                [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
+                  n->outcome(std::move(rest), std::move(r));
+                },
+                [&](std::string) {
+                  self->reply(std::move(r), make_error_code(errc::not_found), core::final_result{});
+                })) {
+          return;
+        }
+        const core::child_id id = self->machine_.find(name);
+        if (id == core::no_child) {
+          self->reply(std::move(r), make_error_code(errc::not_found), core::final_result{});
+          return;
+        }
+        if (auto f = self->machine_.final_of(id)) {
+          self->reply(std::move(r), std::error_code{}, *f);
+          return;
+        }
+        self->slots_[id].outcome_waiters.push_back(std::move(r));
+      });
 }
 
 void supervisor_impl::wait(wait_reply r) {
@@ -463,13 +569,44 @@ void supervisor_impl::exit_now(core::child_id id, std::uint64_t gen, core::outco
   // the slot holds the last reference.
   const bool current =
       id < slots_.size() && slots_[id].attempt && slots_[id].attempt->generation == gen;
+  if (current && !slots_[id].start_waiters.empty()) {
+    // The attempt ended before it was confirmed running (or ready): a success still counts.
+    if (o.is_success()) {
+      resolve_start_waiters(id, {}, {});
+    } else {
+      resolve_start_waiters(id, make_error_code(errc::start_failed),
+                            "child '" + std::string(machine_.info(id, clock_.now()).name) +
+                                "' ended before it was running: " + core::describe(o));
+    }
+  }
   machine_.on_exit(id, gen, std::move(o), clock_.now());
   if (current && slots_[id].hooks) after_exit(id);
   pump();
 }
 
+void supervisor_impl::resolve_start_waiters(core::child_id id, std::error_code ec,
+                                            const std::string& message) {
+  auto waiters = std::move(slots_[id].start_waiters);
+  slots_[id].start_waiters.clear();
+  for (auto& w : waiters) reply(std::move(w), ec, message);
+}
+
+void supervisor_impl::confirm_started(core::child_id id, std::uint64_t gen) {
+  if (id >= slots_.size() || slots_[id].start_waiters.empty()) return;
+  const auto& st = slots_[id].attempt;
+  if (!st || st->generation != gen) return;
+  // Still this attempt, and it has not ended: it runs (a wait_ready child waits for ready()).
+  if (machine_.info(id, clock_.now()).state == core::child_state::running) {
+    resolve_start_waiters(id, {}, {});
+  }
+}
+
 void supervisor_impl::attempt_ready(const std::shared_ptr<attempt_state>& st) {
   asio::post(strand_, [self = shared_from_this(), id = st->id, gen = st->generation] {
+    if (id < self->slots_.size() && self->slots_[id].attempt &&
+        self->slots_[id].attempt->generation == gen) {
+      self->resolve_start_waiters(id, {}, {});
+    }
     self->machine_.on_ready(id, gen, self->clock_.now());
     self->pump();
   });
@@ -554,6 +691,23 @@ void supervisor_impl::perform(core::start_attempt& a) {
   if (slot.task.kind() != task_kind::coroutine) {
     st->more = std::make_unique<attempt_state::runner_state>();
   }
+  // until::running: confirmed after the attempt has had its first turn on its own strand
+  // (behind the start, which every kind below posts or runs before this function returns), so
+  // that a spawn that fails or a body that fails before its first suspension is reported
+  // through the exit, which comes first.
+  struct confirm_when_started {
+    supervisor_impl* self;
+    const std::shared_ptr<attempt_state>* st;
+    std::uint64_t gen;
+    bool wanted;
+    ~confirm_when_started() {
+      if (!wanted) return;
+      asio::post((*st)->executor, [self = self->shared_from_this(), id = (*st)->id, gen = gen] {
+        asio::post(self->strand_, [self, id, gen] { self->confirm_started(id, gen); });
+      });
+    }
+  } confirm{this, &st, a.generation,
+            !slot.start_waiters.empty() && !machine_.policy_of(a.id).wait_ready};
   switch (slot.task.kind()) {
     case task_kind::thread:
       start_thread_attempt(st, slot.task.thread_body());
@@ -623,6 +777,11 @@ void supervisor_impl::perform(core::abandon_attempt& a) {
     ++hook_jobs_;
   }
   if (auto r = st->runner()) r->abandon(*st);
+  if (!slots_[a.id].start_waiters.empty()) {
+    resolve_start_waiters(a.id, make_error_code(errc::start_failed),
+                          "child '" + machine_.info(a.id, clock_.now()).name +
+                              "' was forced to stop before it was running");
+  }
   slots_[a.id].strand = next_child_strand();  // the abandoned attempt keeps the old one
   // The machine already recorded how the forced attempt ended (timeout, unresponsive, or a
   // cancellation for a requested stop): on_failure runs for the failures, as for any exit.
@@ -641,6 +800,12 @@ void supervisor_impl::perform(core::publish_event& a) {
 }
 
 void supervisor_impl::perform(core::child_finished& a) {
+  if (!slots_[a.id].start_waiters.empty()) {
+    resolve_start_waiters(a.id, make_error_code(errc::start_failed),
+                          "child '" + machine_.info(a.id, clock_.now()).name + "' ended " +
+                              std::string(core::to_string(a.result.status)) +
+                              " before it was running: " + core::describe(a.result.last));
+  }
   auto waiters = std::move(slots_[a.id].outcome_waiters);
   slots_[a.id].outcome_waiters.clear();
   const auto& h = slots_[a.id].hooks;
@@ -661,6 +826,10 @@ void supervisor_impl::perform(core::child_finished& a) {
 }
 
 void supervisor_impl::perform(core::child_erased& a) {
+  if (!slots_[a.id].start_waiters.empty()) {
+    resolve_start_waiters(a.id, make_error_code(errc::start_failed),
+                          "the child was removed before it was running");
+  }
   slots_[a.id] = child_slot{};
 }
 
@@ -672,7 +841,22 @@ void supervisor_impl::perform(core::command_done& a) {
   reply(std::move(r), a.code, std::string{});
 }
 
+void supervisor_impl::report_run_time_children_removed() {
+  // §13.7: the next attempt of this subtree starts from its declared children only.
+  if (!nested_ || !bus_->has_subscribers()) return;
+  for (const core::child_id id : machine_.children()) {
+    if (id >= slots_.size() || !slots_[id].added_at_run_time) continue;
+    core::event e;
+    e.kind = core::event_kind::child_removed;
+    e.at = clock_.now();
+    e.path_ = machine_.path_of(id);
+    e.reason = "added at run time; its subtree ended";
+    bus_->publish(std::move(e));
+  }
+}
+
 void supervisor_impl::perform(core::supervisor_ended&) {
+  report_run_time_children_removed();
   // Nothing will run again: drop the task factories, so a task that captured a handle to its
   // own supervisor (a reference cycle) does not keep it alive forever.
   for (auto& slot : slots_) slot.task = vigil::task{};
@@ -860,9 +1044,10 @@ void require(const std::shared_ptr<supervisor_impl>& impl) {
 }
 }  // namespace
 
-void send_add(const std::shared_ptr<supervisor_impl>& impl, child_spec spec, command_reply r) {
+void send_add(const std::shared_ptr<supervisor_impl>& impl, child_spec spec, command_reply r,
+              until u, std::string into) {
   require(impl);
-  impl->add(std::move(spec), std::move(r));
+  impl->add(std::move(into), std::move(spec), u, std::move(r));
 }
 
 void send_add_all(const std::shared_ptr<supervisor_impl>& impl, std::vector<child_spec> specs,
@@ -872,9 +1057,14 @@ void send_add_all(const std::shared_ptr<supervisor_impl>& impl, std::vector<chil
 }
 
 void send_command(const std::shared_ptr<supervisor_impl>& impl, command c, std::string name,
-                  command_reply r) {
+                  command_reply r, until u) {
   require(impl);
-  impl->command(c, std::move(name), std::move(r));
+  impl->command(c, std::move(name), std::move(r), u);
+}
+
+void send_spec(const std::shared_ptr<supervisor_impl>& impl, std::string name, spec_reply r) {
+  require(impl);
+  impl->spec(std::move(name), std::move(r));
 }
 
 void send_status(const std::shared_ptr<supervisor_impl>& impl, std::string name, info_reply r) {

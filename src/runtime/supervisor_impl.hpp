@@ -91,10 +91,18 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   const std::shared_ptr<event_bus>& bus() const noexcept { return bus_; }
   ~supervisor_impl();
 
-  // Entry points from handles (any thread).
+  // Entry points from handles (any thread). A `name` may be a path "sub/…/child" below this
+  // supervisor: the call is handed to the running nested supervisor `sub` (not_found if `sub`
+  // is not one).
+  /// Adds a declared child (a subtree's own children come this way too).
   void add(child_spec spec, command_reply reply);
-  void command(command c, std::string name, command_reply reply);
+  /// Adds a child at run time into the nested supervisor at path `into` (empty: this one).
+  /// until::running: `reply` waits until the first attempt runs (see handle::add).
+  void add(std::string into, child_spec spec, until u, command_reply reply);
+  void command(command c, std::string name, command_reply reply, until u = until::scheduled);
   void status(std::string name, info_reply reply);
+  /// The child's effective specification (handle::spec).
+  void spec(std::string name, spec_reply reply);
   void children(list_reply reply);
   /// Every child of this supervisor and, after each nested supervisor, its own tree.
   void tree(std::function<void(std::vector<core::child_info>)> done);
@@ -131,6 +139,13 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
     // The strand every attempt of this child runs on, made once (not per attempt) and renewed
     // only after an abandoned attempt, which may still be running on the old one.
     boost::asio::any_io_executor strand;
+    // add()/start() with until::running: resolved once the current attempt runs (is ready),
+    // or with start_failed when it ends before that.
+    std::vector<command_reply> start_waiters;
+    // Added through a handle at run time (not declared): a nested supervisor reports such
+    // children with child_removed when it ends, since its next attempt will not re-create
+    // them (§13.7).
+    bool added_at_run_time = false;
   };
   /// A new strand of pool_, concrete when pool_ is an io_context's executor; pool_ itself on a
   /// one-thread executor.
@@ -141,12 +156,24 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   static constexpr std::size_t child_strands = 64;
 
   // Hooks (§11), all run off the strand on the child's hook strand.
-  core::child_id add_now(child_spec spec, command_reply r, std::optional<final_reply> watch);
+  core::child_id add_now(child_spec spec, command_reply r, std::optional<final_reply> watch,
+                         until u = until::scheduled, bool at_run_time = false);
+  // Path addressing: the running nested supervisor that is child `head`, or null.
+  std::shared_ptr<supervisor_impl> nested_child(std::string_view head) const;
+  // For a path "sub/rest", calls forward(nested `sub`, "rest") or, when `sub` is no running
+  // subtree, missing(message); returns false for a plain name (the caller handles it here).
+  template <class Forward, class Missing>
+  bool routed(const std::string& name, Forward&& forward, Missing&& missing) const;
+  // until::running waiters of child `id`: all resolved with `ec` and `message`.
+  void resolve_start_waiters(core::child_id id, std::error_code ec, const std::string& message);
+  // Posted after an attempt was started: its waiters resolve if it is still the running one.
+  void confirm_started(core::child_id id, std::uint64_t gen);
+  void report_run_time_children_removed();
   void after_exit(core::child_id id);
   void run_shutdown_hooks();
   void hook_job_done();
 
-  void run_command(detail::command c, const std::string& name, command_reply r);
+  void run_command(detail::command c, const std::string& name, command_reply r, until u);
   void exit_now(core::child_id id, std::uint64_t gen, core::outcome&& o);
   void pump();
   void perform(core::start_attempt& a);
@@ -171,6 +198,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
 
   boost::asio::any_io_executor pool_;
   bool one_thread_;  // pool_ runs on one thread only: strand_ and the child strands are pool_
+  bool nested_;      // a subtree's supervisor (a path was given)
   // A strand of pool_; concrete (io_context) strands fit in any_io_executor's small buffer.
   boost::asio::any_io_executor strand_;
   vigil::clock& clock_;

@@ -20,6 +20,7 @@ enum class errc {
   timeout,             ///< a wait's deadline passed (the operation itself goes on)
   would_deadlock,      ///< a blocking call was made from a thread running the supervisor's executor
   supervisor_gone,     ///< the supervisor was destroyed before the operation completed
+  start_failed,        ///< the child's first attempt ended (or the child did) before it ran
 };
 
 /// The category of vigil's error codes; its name is "vigil".

@@ -223,6 +223,10 @@ class supervisor_machine {
   child_id find(std::string_view name) const;
   /// A snapshot of one child; `id` must be valid.
   child_info info(child_id id, time_point now) const;
+  /// The child's resolved policy (what the machine decides by); `id` must be valid.
+  const child_policy& policy_of(child_id id) const;
+  /// The names of the children `id` depends on, in the order they were given.
+  std::vector<std::string> dependencies_of(child_id id) const;
   /// The ids of all listed children, in start order.
   std::vector<child_id> children() const;
   /// The final result of a terminal child.

@@ -91,8 +91,19 @@ struct child_defaults {
   std::optional<vigil::on_exhausted> on_exhausted;
 };
 
-/// Resolves a spec's policy over `defaults`; throws vigil::error(invalid_argument) naming a
-/// bad field.
+/// A child's specification as its supervisor uses it, every default resolved (OTP's
+/// get_childspec): returned by handle::spec(name).
+struct effective_spec {
+  std::string name;
+  std::string path;  ///< e.g. "root/db/pool-3"
+  vigil::task_kind kind = vigil::task_kind::coroutine;
+  child_policy policy;  ///< restart, back-off, timeouts, shutdown, … exactly as applied
+  std::vector<std::string> depends_on;  ///< the children it depends on, as given
+};
+
+/// Resolves a spec's policy over `defaults`, exactly as a supervisor does when the child is
+/// added (a nested supervisor's shutdown timeout defaults to infinity); throws
+/// vigil::error(invalid_argument) naming a bad field.
 core::child_policy resolve_policy(const child_spec& spec, const child_defaults& defaults);
 
 }  // namespace vigil

@@ -23,6 +23,18 @@ namespace vigil {
 
 class controller;
 
+/// When add() and start() complete.
+enum class until : std::uint8_t {
+  /// Once the child is registered and its attempt scheduled (the default).
+  scheduled,
+  /// Once that attempt is running — or ready, for a child that declares wait_ready — so that
+  /// a program can fail fast at start-up. An attempt that ends before (a failed spawn, a
+  /// throwing factory or setup, a dependency that failed, a stop) completes the call with
+  /// errc::start_failed and a message naming its outcome; one that succeeds at once completes
+  /// it without error.
+  running,
+};
+
 namespace detail {
 class supervisor_impl;
 struct owner_token;
@@ -34,15 +46,18 @@ using list_reply =
     boost::asio::any_completion_handler<void(std::error_code, std::vector<child_info>)>;
 using final_reply = boost::asio::any_completion_handler<void(std::error_code, final_result)>;
 using wait_reply = boost::asio::any_completion_handler<void(std::error_code, supervisor_result)>;
+using spec_reply = boost::asio::any_completion_handler<void(std::error_code, effective_spec)>;
 
 /// Internal: the commands a handle sends.
 enum class command : std::uint8_t { stop, start, restart, remove, pause, resume };
 
-void send_add(const std::shared_ptr<supervisor_impl>& impl, child_spec spec, command_reply reply);
+void send_add(const std::shared_ptr<supervisor_impl>& impl, child_spec spec, command_reply reply,
+              until u = until::scheduled, std::string into = {});
 void send_add_all(const std::shared_ptr<supervisor_impl>& impl, std::vector<child_spec> specs,
                   command_reply reply);
 void send_command(const std::shared_ptr<supervisor_impl>& impl, command c, std::string name,
-                  command_reply reply);
+                  command_reply reply, until u = until::scheduled);
+void send_spec(const std::shared_ptr<supervisor_impl>& impl, std::string name, spec_reply r);
 void send_status(const std::shared_ptr<supervisor_impl>& impl, std::string name, info_reply r);
 void send_children(const std::shared_ptr<supervisor_impl>& impl, list_reply r);
 void send_tree(const std::shared_ptr<supervisor_impl>& impl, list_reply r);
@@ -81,22 +96,52 @@ command_reply error_only(Handler h, const boost::asio::any_io_executor& fallback
 /// (callback, use_awaitable, use_future, …) with a signature `void(std::error_code[, T])`:
 /// errors arrive as a value, never thrown; the handler runs on its associated executor (by
 /// default the supervisor's), never inline; operations are not cancellable once sent.
+///
+/// Calls that name a child accept a path below this supervisor as well: "db/pool-3" is child
+/// `pool-3` of the running nested supervisor `db` (a vigil::subtree child), at any depth. A path
+/// whose subtree is not running completes with not_found.
 class handle {
  public:
   /// An empty handle: calls throw vigil::error(supervisor_gone), async forms included;
   /// shutdown() does nothing, path() is empty.
   handle() = default;
 
-  /// Adds a child and schedules its first attempt. Errors: invalid_argument (name, empty task,
-  /// bad policy), already_exists, too_many_children, shutting_down.
-  void add(child_spec spec) const;
+  /// Adds a child and schedules its first attempt; with until::running, completes once that
+  /// attempt runs (or is ready) instead. Errors: invalid_argument (name, empty task, bad
+  /// policy), already_exists, too_many_children, shutting_down; start_failed (until::running).
+  void add(child_spec spec, until u = until::scheduled) const;
   template <class CompletionToken>
   auto async_add(child_spec spec, CompletionToken&& token) const {
+    return async_add(std::move(spec), until::scheduled, std::forward<CompletionToken>(token));
+  }
+  template <class CompletionToken>
+  auto async_add(child_spec spec, until u, CompletionToken&& token) const {
     return async_command_(
-        [](const auto& impl, child_spec s, detail::command_reply r) {
-          detail::send_add(impl, std::move(s), std::move(r));
+        [u](const auto& impl, child_spec s, detail::command_reply r) {
+          detail::send_add(impl, std::move(s), std::move(r), u);
         },
         std::forward<CompletionToken>(token), std::move(spec));
+  }
+
+  /// Adds a child at run time to the running nested supervisor at `subtree` (a path below this
+  /// supervisor, e.g. "db" or "db/pools"), as add() does. Such a child lives as long as that
+  /// nested supervisor's attempt: when the subtree restarts, only its declared children come
+  /// back (OTP's rule), and each child added at run time is reported with child_removed.
+  /// Errors: as add(), and not_found when `subtree` is not a running nested supervisor.
+  void add_to(std::string_view subtree, child_spec spec, until u = until::scheduled) const;
+  template <class CompletionToken>
+  auto async_add_to(std::string_view subtree, child_spec spec, CompletionToken&& token) const {
+    return async_add_to(subtree, std::move(spec), until::scheduled,
+                        std::forward<CompletionToken>(token));
+  }
+  template <class CompletionToken>
+  auto async_add_to(std::string_view subtree, child_spec spec, until u,
+                    CompletionToken&& token) const {
+    return async_command_(
+        [u](const auto& impl, std::string into, child_spec s, detail::command_reply r) {
+          detail::send_add(impl, std::move(s), std::move(r), u, std::move(into));
+        },
+        std::forward<CompletionToken>(token), std::string(subtree), std::move(spec));
   }
 
   /// Adds every child of `children` in one hand-off — or none: the list is checked as a whole
@@ -120,12 +165,21 @@ class handle {
   auto async_stop(std::string_view name, CompletionToken&& token) const {
     return async_cmd_(detail::command::stop, name, std::forward<CompletionToken>(token));
   }
-  /// Starts a stopped or terminal child with a fresh failure streak. Errors: not_found,
-  /// already_running, shutting_down.
-  void start(std::string_view name) const;
+  /// Starts a stopped or terminal child with a fresh failure streak; with until::running,
+  /// completes once the new attempt runs (or is ready). Errors: not_found, already_running,
+  /// shutting_down; start_failed (until::running).
+  void start(std::string_view name, until u = until::scheduled) const;
   template <class CompletionToken>
   auto async_start(std::string_view name, CompletionToken&& token) const {
     return async_cmd_(detail::command::start, name, std::forward<CompletionToken>(token));
+  }
+  template <class CompletionToken>
+  auto async_start(std::string_view name, until u, CompletionToken&& token) const {
+    return async_command_(
+        [u](const auto& impl, std::string n, detail::command_reply r) {
+          detail::send_command(impl, detail::command::start, std::move(n), std::move(r), u);
+        },
+        std::forward<CompletionToken>(token), std::string(name));
   }
   /// Stops the child if it runs, then starts one new attempt now (during back-off: one attempt
   /// now). Manual restarts do not count against the intensity. Errors: not_found, shutting_down.
@@ -161,6 +215,18 @@ class handle {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code, child_info)>(
         [](auto h, std::shared_ptr<detail::supervisor_impl> impl, std::string n) {
           detail::send_status(impl, std::move(n), std::move(h));
+        },
+        token, impl_, std::string(name));
+  }
+  /// The child's specification exactly as the supervisor applies it: every policy default
+  /// resolved (child_defaults, then vigil's; a nested supervisor's shutdown is infinity), its
+  /// kind and dependencies (OTP's get_childspec). Errors: not_found.
+  effective_spec spec(std::string_view name) const;
+  template <class CompletionToken>
+  auto async_spec(std::string_view name, CompletionToken&& token) const {
+    return boost::asio::async_initiate<CompletionToken, void(std::error_code, effective_spec)>(
+        [](auto h, std::shared_ptr<detail::supervisor_impl> impl, std::string n) {
+          detail::send_spec(impl, std::move(n), std::move(h));
         },
         token, impl_, std::string(name));
   }

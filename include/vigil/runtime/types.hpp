@@ -44,6 +44,7 @@ using core::error;
 using core::error_category;
 
 using core::child_info;
+using core::child_policy;
 using core::child_state;
 using core::delay_source;
 using core::event;

@@ -25,6 +25,17 @@ std::string describe_duration(duration d) {
   if (n % 1'000 == 0) return std::to_string(n / 1'000) + "us";
   return std::to_string(n) + "ns";
 }
+
+// §13.14: an attempt's ending event carries its outcome's kind, reason, exit code and signal.
+void describe_ending(event& e, const outcome& o) {
+  e.outcome = o.kind;
+  e.reason = o.reason;
+  if (o.kind == outcome_kind::signalled) {
+    e.signal = o.code;
+  } else {
+    e.exit_code = o.code;
+  }
+}
 }  // namespace
 
 struct supervisor_machine::child {
@@ -618,8 +629,7 @@ void supervisor_machine::attempt_ended(child& c, outcome&& o, time_point now, bo
       record_outcome(c, o, now);
       if (events_enabled_) {
         event& e = emit_event(event_kind::attempt_cancelled, c, now);
-        e.outcome = outcome_kind::cancelled;
-        e.reason = o.reason;
+        describe_ending(e, o);
         e.elapsed = elapsed;
         e.forced = forced;
       }
@@ -709,11 +719,8 @@ void supervisor_machine::decide(child& c, outcome&& o, duration elapsed, time_po
   }
   if (events_enabled_) {
     event& e = emit_event(kind, c, now);
-    e.outcome = o.kind;
-    e.reason = o.reason;
+    describe_ending(e, o);
     e.elapsed = elapsed;
-    if (o.kind == outcome_kind::exited) e.exit_code = o.code;
-    if (o.kind == outcome_kind::signalled) e.signal = o.code;
     if (o.kind == outcome_kind::timeout) {
       // The limit that passed: the startup timeout when the attempt was never ready.
       e.timeout = o.reason.rfind("not ready", 0) == 0 ? p.startup_timeout : p.timeout;
@@ -1350,11 +1357,8 @@ void supervisor_machine::on_setup_done(child_id id, std::uint64_t token,
   c->setup_token = 0;
   if (failed) {
     failed->kind = outcome_kind::failure;
-    if (events_enabled_) {
-      event& e = emit_event(event_kind::attempt_failed, *c, now);
-      e.outcome = outcome_kind::failure;
-      e.reason = "setup failed: " + failed->reason;
-    }
+    failed->reason = "setup failed: " + failed->reason;  // the outcome says what its event says
+    if (events_enabled_) describe_ending(emit_event(event_kind::attempt_failed, *c, now), *failed);
     record_outcome(*c, *failed, now);
     finish(*c, final_status::setup_failed, now);
     return;

@@ -130,6 +130,29 @@ TEST_F(process_tasks, mapped_exit_codes_change_the_outcome_like_restart_prevent_
   EXPECT_EQ(sup.outcome("fine").status, vigil::final_status::completed);
 }
 
+TEST_F(process_tasks, an_ending_event_carries_the_mapped_exit_code_of_its_outcome) {
+  // §13.14: exit 78 mapped to fatal and exit 5 mapped to failure keep their codes in the
+  // outcome, and the ending events (attempt_failed) carry the same exit_code and reason.
+  sup.add({.name = "config",
+           .task = sh("exit 78", {.exit_codes = {{78, vigil::outcome_kind::fatal}}}),
+           .restart = vigil::restart::never});
+  sup.add({.name = "soft",
+           .task = sh("exit 5", {.exit_codes = {{5, vigil::outcome_kind::failure}}}),
+           .restart = vigil::restart::never});
+  for (const char* name : {"config", "soft"}) {
+    SCOPED_TRACE(name);
+    const std::string path = std::string("root/") + name;
+    const auto f = sup.outcome(name);
+    ASSERT_TRUE(recorded(rec, vigil::event_kind::attempt_failed, path));
+    const auto ended = rec.of(vigil::event_kind::attempt_failed, path);
+    ASSERT_EQ(ended.size(), 1u);
+    EXPECT_EQ(ended[0].outcome, f.last.kind);
+    EXPECT_EQ(ended[0].exit_code, f.last.code);
+    EXPECT_EQ(ended[0].reason, f.last.reason);
+    EXPECT_NE(f.last.code, 0);
+  }
+}
+
 TEST_F(process_tasks, stop_sends_sigterm_to_the_process_group) {
   // A shell waiting on a child `sleep`: stop() sends SIGTERM to the whole group, the shell dies
   // of it, and the child ends stopped, not forced, outcome cancelled.

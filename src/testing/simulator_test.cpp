@@ -348,7 +348,7 @@ TEST(hooks, setup_runs_once_before_the_first_attempt_and_its_failure_is_final) {
   const auto i = sim.info("bad");
   ASSERT_TRUE(i.final.has_value());
   EXPECT_EQ(i.final->status, final_status::setup_failed);
-  EXPECT_EQ(i.final->last.reason, "no config");
+  EXPECT_EQ(i.final->last.reason, "setup failed: no config");  // as its attempt_failed says
   EXPECT_EQ(sim.info("user").state, child_state::dependency_failed);
 }
 

@@ -58,11 +58,13 @@ struct event {
   std::uint32_t failure_streak = 0;
   outcome_kind outcome = outcome_kind::success;  ///< for attempt_* events
   std::string reason;
-  duration delay{};    ///< backoff_scheduled: the wait
-  duration timeout{};  ///< attempt_timed_out, attempt_unresponsive: the limit that passed
+  duration delay{};  ///< backoff_scheduled: the wait (outcome, reason: what it waits after)
+  /// attempt_timed_out, attempt_unresponsive: the limit that passed; stop_timed_out: the
+  /// child's shutdown timeout as set (0 = brutal, vigil::infinity = none: the grace forced it).
+  duration timeout{};
   duration elapsed{};  ///< attempt_* endings: how long the attempt ran
-  int exit_code = 0;   ///< process exits
-  int signal = 0;      ///< process signals
+  int exit_code = 0;  ///< attempt endings and backoff_scheduled: the outcome's code (not signalled)
+  int signal = 0;     ///< attempt endings and backoff_scheduled: a signalled outcome's signal
   delay_source source = delay_source::failure;
   std::uint64_t lost = 0;  ///< subscriber_overflow: events dropped in the episode
   bool forced = false;     ///< stop_timed_out and forced endings

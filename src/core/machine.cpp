@@ -601,6 +601,12 @@ void supervisor_machine::attempt_ended(child& c, outcome&& o, time_point now, bo
 
   switch (cause) {
     case stop_cause::none:
+      if (o.kind == outcome_kind::timeout || o.kind == outcome_kind::unresponsive) {
+        // §6: `timeout` and `unresponsive` say that the supervisor's own deadline passed. A task
+        // that returns one itself (nothing of ours expired) has failed, for its own reason.
+        if (o.reason.empty()) o.reason = "the task returned " + std::string(to_string(o.kind));
+        o.kind = outcome_kind::failure;
+      }
       decide(c, std::move(o), elapsed, now);
       break;
     case stop_cause::timeout:

@@ -79,4 +79,47 @@ TEST(machine_events, setup_failure_event_and_outcome_have_the_same_reason) {
   EXPECT_EQ(d.final("a")->last.reason, "setup failed: no disk");
 }
 
+// ================================================================ §6: timeout is the deadline
+
+TEST(machine_events, self_returned_timeout_or_unresponsive_is_an_ordinary_failure) {
+  // Proves §6: a task that returns `timeout` or `unresponsive` itself (no supervisor deadline
+  // passed, none configured) is reported as attempt_failed with outcome failure and its own
+  // reason (or one naming what it returned), not as attempt_timed_out with a zero limit; the
+  // failure is retried with back-off as any failure.
+  for (const outcome_kind k : {outcome_kind::timeout, outcome_kind::unresponsive}) {
+    for (const std::string reason : {"upstream slow", ""}) {
+      SCOPED_TRACE(std::string(to_string(k)) + " '" + reason + "'");
+      driver d;
+      d.add("a");
+      d.clear();
+      d.exit("a", {k, 0, reason, nullptr});
+      EXPECT_EQ(d.count(event_kind::attempt_timed_out), 0u);
+      EXPECT_EQ(d.count(event_kind::attempt_unresponsive), 0u);
+      ASSERT_EQ(d.count(event_kind::attempt_failed), 1u);
+      const event e = d.of(event_kind::attempt_failed)[0];
+      EXPECT_EQ(e.outcome, outcome_kind::failure);
+      const std::string want =
+          reason.empty() ? "the task returned " + std::string(to_string(k)) : reason;
+      EXPECT_EQ(e.reason, want);
+      EXPECT_EQ(e.timeout, duration::zero());
+      EXPECT_EQ(d.info("a").last_outcome->kind, outcome_kind::failure);
+      EXPECT_EQ(d.info("a").last_outcome->reason, want);
+      EXPECT_EQ(d.state("a"), child_state::backing_off);
+    }
+  }
+}
+
+TEST(machine_events, a_real_timeout_still_reports_attempt_timed_out_with_its_limit) {
+  // Proves the supervisor's own deadline still gives outcome timeout and the limit.
+  driver d;
+  child_policy p = plain();
+  p.timeout = 2s;
+  d.add("a", p);
+  d.advance(2s);
+  d.exit("a", cancelled("saw the stop"));
+  ASSERT_EQ(d.count(event_kind::attempt_timed_out), 1u);
+  EXPECT_EQ(d.of(event_kind::attempt_timed_out)[0].timeout, 2s);
+  EXPECT_EQ(d.info("a").last_outcome->kind, outcome_kind::timeout);
+}
+
 }  // namespace

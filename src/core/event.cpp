@@ -55,6 +55,8 @@ std::string_view to_string(event_kind k) noexcept {
       return "slot_transition";
     case event_kind::stop_timed_out:
       return "stop_timed_out";
+    case event_kind::child_stopped:
+      return "child_stopped";
   }
   return "unknown";
 }
@@ -99,10 +101,16 @@ std::string format(const event& e) {
     case event_kind::process_output:
       s += e.exit_code == 2 ? " stderr" : " stdout";  // the stream, then the line as reason
       break;
+    case event_kind::stop_timed_out:
+      // The child's own shutdown timeout, also when it is 0 (brutal) or none (infinity).
+      s += " limit=" + (e.timeout == duration::max() ? std::string("infinity") : ms(e.timeout));
+      break;
     default:
       break;
   }
-  if (e.timeout != duration::zero()) s += " limit=" + ms(e.timeout);
+  if (e.timeout != duration::zero() && e.kind != event_kind::stop_timed_out) {
+    s += " limit=" + ms(e.timeout);
+  }
   if (e.forced) s += " forced";
   if (!e.reason.empty()) {
     s += " reason=\"";

@@ -394,9 +394,9 @@ command_result supervisor_machine::add_child(std::string name,
     r.message = "a child named '" + name + "' already exists in " + *path_;
     return r;
   }
-  if (policy_.max_children != 0 && by_name_.size() >= policy_.max_children) {
+  if (policy_.max_children && by_name_.size() >= *policy_.max_children) {
     r.code = errc::too_many_children;
-    r.message = *path_ + " already has max_children = " + std::to_string(policy_.max_children);
+    r.message = *path_ + " already has max_children = " + std::to_string(*policy_.max_children);
     return r;
   }
   if (!policy) policy = std::make_shared<const child_policy>();
@@ -566,12 +566,18 @@ void supervisor_machine::request_stop(child& c, stop_cause cause, time_point now
   push_deadline(c.stop_deadline, c.id, c.generation, timer_kind::stop_deadline);
 }
 
+void supervisor_machine::stop_waiting(child& c, time_point now) {
+  // No attempt runs, so no attempt_cancelled: the event says which wait the stop ended.
+  if (events_enabled_) emit_event(event_kind::child_stopped, c, now).reason = to_string(c.state);
+  finish(c, final_status::stopped, now);
+}
+
 void supervisor_machine::force(child& c, time_point now) {
   actions_.emplace_back(abandon_attempt{c.id, c.generation});
   if (events_enabled_) {
     event& e = emit_event(event_kind::stop_timed_out, c, now);
     e.forced = true;
-    e.timeout = c.policy->shutdown == infinity ? duration::zero() : c.policy->shutdown;
+    e.timeout = c.policy->shutdown;  // brutal (0), a limit, or infinity (the grace forced it)
   }
   c.forced_last = true;
   if (phase_ == phase::shutting_down) result_abandoned_.push_back(*c.path);
@@ -848,6 +854,7 @@ void supervisor_machine::schedule_restart(child& c, duration delay, delay_source
                                           time_point now) {
   if (events_enabled_) {
     event& e = emit_event(event_kind::backoff_scheduled, c, now);
+    if (c.last) describe_ending(e, *c.last);  // the failure (or success) it waits after
     e.delay = delay;
     e.source = source;
   }
@@ -1058,6 +1065,7 @@ void supervisor_machine::begin_group(child& trigger, const std::vector<child_id>
     if (!merge) {
       // One back-off per round: a failure merged into a running round costs nothing more.
       event& b = emit_event(event_kind::backoff_scheduled, trigger, now);
+      if (trigger.last) describe_ending(b, *trigger.last);  // the failure it waits after
       b.delay = delay;
       b.source = delay_source::failure;
     }
@@ -1186,7 +1194,7 @@ command_result supervisor_machine::stop_child(std::string_view name, std::uint64
     if (token != 0) c->waiters.push_back(token);
     return r;
   }
-  if (!is_terminal(c->state)) finish(*c, final_status::stopped, now);  // trap 1: no resurrection
+  if (!is_terminal(c->state)) stop_waiting(*c, now);  // trap 1: no resurrection
   if (token != 0) actions_.emplace_back(command_done{token, {}});
   if (group_.active) group_step(now);  // it may have been the member the group waited for
   return r;
@@ -1259,7 +1267,7 @@ command_result supervisor_machine::remove_child(std::string_view name, std::uint
     if (token != 0) c->waiters.push_back(token);
     return r;
   }
-  if (!is_terminal(c->state)) finish(*c, final_status::stopped, now);
+  if (!is_terminal(c->state)) stop_waiting(*c, now);
   if (token != 0) actions_.emplace_back(command_done{token, {}});
   erase(*c, now);
   if (group_.active) group_step(now);
@@ -1303,7 +1311,7 @@ void supervisor_machine::shutdown(time_point now, exit_reason reason) {
   for (child_id id = first_; id != no_child; id = get(id)->next) {
     child& c = *get(id);
     if (!c.live && !is_terminal(c.state)) {
-      finish(c, final_status::stopped, now);
+      stop_waiting(c, now);
       complete_waiters(c);
     }
   }

@@ -122,4 +122,117 @@ TEST(machine_events, a_real_timeout_still_reports_attempt_timed_out_with_its_lim
   EXPECT_EQ(d.info("a").last_outcome->kind, outcome_kind::timeout);
 }
 
+// ================================================================ §10: small event facts
+
+TEST(machine_events, stop_timed_out_tells_brutal_from_infinity) {
+  // Proves stop_timed_out's `timeout` is the child's shutdown timeout as set: 0 for brutal,
+  // vigil::infinity (duration::max()) for a child without one that the grace forced, and the
+  // text form says "limit=0ms" / "limit=infinity".
+  supervisor_policy sp;
+  sp.grace = 1s;
+  driver d(sp);
+  child_policy b = plain();
+  b.shutdown = brutal;
+  child_policy inf = plain();
+  inf.shutdown = infinity;
+  d.add("a", inf);
+  d.add("b", b);
+  d.shutdown();
+  d.advance(1s + 200ms);
+  const auto forced = d.of(event_kind::stop_timed_out);
+  ASSERT_EQ(forced.size(), 2u);
+  EXPECT_EQ(forced[0].path(), "root/b");
+  EXPECT_EQ(forced[0].timeout, brutal);
+  EXPECT_NE(format(forced[0]).find("limit=0ms"), std::string::npos) << format(forced[0]);
+  EXPECT_EQ(forced[1].path(), "root/a");
+  EXPECT_EQ(forced[1].timeout, infinity);
+  EXPECT_NE(format(forced[1]).find("limit=infinity"), std::string::npos) << format(forced[1]);
+}
+
+TEST(machine_events, backoff_scheduled_carries_the_failure_that_caused_it) {
+  // Proves backoff_scheduled names the failure it waits after: outcome kind and reason, for a
+  // one_for_one restart and for a group restart's one back-off; an interval wait carries the
+  // success.
+  {
+    driver d;
+    d.add("a");
+    d.exit("a", {outcome_kind::exited, 2, "exit code 2", nullptr});
+    ASSERT_EQ(d.count(event_kind::backoff_scheduled), 1u);
+    const event b = d.of(event_kind::backoff_scheduled)[0];
+    EXPECT_EQ(b.outcome, outcome_kind::exited);
+    EXPECT_EQ(b.reason, "exit code 2");
+    EXPECT_EQ(b.exit_code, 2);
+  }
+  {
+    supervisor_policy sp;
+    sp.strategy = strategy::one_for_all;
+    driver d(sp);
+    d.add("a");
+    d.add("b");
+    d.fail("b", "lost link");
+    ASSERT_EQ(d.count(event_kind::backoff_scheduled), 1u);
+    const event b = d.of(event_kind::backoff_scheduled)[0];
+    EXPECT_EQ(b.outcome, outcome_kind::failure);
+    EXPECT_EQ(b.reason, "lost link");
+  }
+  {
+    driver d;
+    child_policy p = plain(restart::always);
+    p.interval = 1s;
+    d.add("a", p);
+    d.succeed("a");
+    ASSERT_EQ(d.count(event_kind::backoff_scheduled), 1u);
+    const event b = d.of(event_kind::backoff_scheduled)[0];
+    EXPECT_EQ(b.source, delay_source::interval);
+    EXPECT_EQ(b.outcome, outcome_kind::success);
+    EXPECT_EQ(b.reason, "");
+  }
+}
+
+TEST(machine_events, stopping_a_child_that_is_not_running_emits_child_stopped) {
+  // Proves a stop of a child with no live attempt (waiting for a permit, backing off, paused)
+  // is reported: child_stopped with the state it left as reason, and no attempt_cancelled
+  // (no attempt ran); also when the shutdown ends it.
+  supervisor_policy sp;
+  sp.max_concurrent = 1;
+  driver d(sp);
+  d.add("a");
+  d.add("b");  // waits for a's permit
+  ASSERT_EQ(d.state("b"), child_state::pending);
+  d.clear();
+  d.stop("b");
+  ASSERT_EQ(d.count(event_kind::child_stopped), 1u);
+  EXPECT_EQ(d.of(event_kind::child_stopped)[0].path(), "root/b");
+  EXPECT_EQ(d.of(event_kind::child_stopped)[0].reason, "pending");
+  EXPECT_EQ(d.count(event_kind::attempt_cancelled), 0u);
+  EXPECT_EQ(d.final("b")->status, final_status::stopped);
+
+  d.fail("a");  // backing off
+  d.clear();
+  d.shutdown();
+  ASSERT_EQ(d.count(event_kind::child_stopped), 1u);
+  EXPECT_EQ(d.of(event_kind::child_stopped)[0].reason, "backing_off");
+  EXPECT_EQ(d.count(event_kind::attempt_cancelled), 0u);
+  EXPECT_EQ(format(d.of(event_kind::child_stopped)[0]),
+            "child_stopped root/a attempt=1 reason=\"backing_off\"");
+}
+
+TEST(machine_events, max_children_zero_allows_none_and_nullopt_is_unlimited) {
+  // Proves max_children: nullopt (the default) is unlimited; 0 allows no child at all.
+  {
+    supervisor_policy sp;
+    sp.max_children = 0;
+    driver d(sp);
+    const auto r = d.add("a");
+    EXPECT_EQ(r.code, errc::too_many_children);
+    EXPECT_NE(r.message.find("max_children = 0"), std::string::npos) << r.message;
+    EXPECT_EQ(d.m.size(), 0u);
+  }
+  {
+    driver d;
+    EXPECT_FALSE(d.m.policy().max_children.has_value());
+    for (int i = 0; i < 100; ++i) ASSERT_TRUE(d.add("c" + std::to_string(i)));
+  }
+}
+
 }  // namespace

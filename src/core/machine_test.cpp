@@ -913,14 +913,15 @@ TEST(machine, name_is_reusable_only_after_remove) {
 }
 
 TEST(machine, remove_during_backoff_erases_without_another_attempt) {
-  // Proves remove of a backing-off child finishes it stopped and erases it at once.
+  // Proves remove of a backing-off child reports child_stopped, finishes it stopped and erases
+  // it at once.
   driver d;
   d.add("a");
   d.fail("a");
   d.clear();
   d.remove("a", 3);
-  EXPECT_EQ(d.log, (std::vector<std::string>{"finished a stopped", "done 3", "child_removed root/a",
-                                             "erased a"}));
+  EXPECT_EQ(d.log, (std::vector<std::string>{"child_stopped root/a", "finished a stopped", "done 3",
+                                             "child_removed root/a", "erased a"}));
   d.advance(1h);
   EXPECT_TRUE(d.starts.empty());
 }

@@ -244,9 +244,9 @@ void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
       problem = "the supervisor is shutting down";
     }
     const auto max = self->machine_.policy().max_children;
-    if (problem.empty() && max != 0 && self->machine_.size() + specs.size() > max) {
+    if (problem.empty() && max && self->machine_.size() + specs.size() > *max) {
       code = errc::too_many_children;
-      problem = "max_children = " + std::to_string(max) + " would be exceeded";
+      problem = "max_children = " + std::to_string(*max) + " would be exceeded";
     }
     for (const auto& s : specs) {
       if (!problem.empty()) break;

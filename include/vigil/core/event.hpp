@@ -39,6 +39,9 @@ enum class event_kind : std::uint8_t {
   controller_rejected,
   slot_transition,
   stop_timed_out,
+  /// A child with no live attempt (pending, backing off, paused) was stopped: by stop(),
+  /// remove() or the shutdown. `reason` = the state it left, e.g. "backing_off".
+  child_stopped,
 };
 
 /// The name of an event kind, e.g. "attempt_failed".

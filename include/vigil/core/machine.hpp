@@ -317,6 +317,8 @@ class supervisor_machine {
   void restart_after_failure(child& c, time_point now);
   void end(time_point now);
   void force(child& c, time_point now);
+  // Ends a child that has no live attempt (pending, backing off, paused) as stopped.
+  void stop_waiting(child& c, time_point now);
 
   void push_deadline(time_point at, child_id id, std::uint64_t generation, timer_kind kind);
   bool deadline_valid(const deadline& d) const;

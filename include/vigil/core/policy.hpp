@@ -118,8 +118,9 @@ struct supervisor_policy {
   core::intensity intensity;
   duration grace = std::chrono::seconds(30);  ///< shared shutdown deadline; zero forces at once
   std::uint32_t max_concurrent = 0;           ///< attempts running at once; zero: unlimited
-  std::uint32_t max_children = 0;             ///< zero: unlimited
-  bool exit_when_idle = false;                ///< end when every child is terminal
+  /// Children the supervisor may list; nullopt (the default): unlimited; 0: none allowed.
+  std::optional<std::uint32_t> max_children;
+  bool exit_when_idle = false;  ///< end when every child is terminal
   core::auto_shutdown auto_shutdown = auto_shutdown::never;
   /// Shut down (too_many_dead) when more than this fraction of the listed children ended dead,
   /// exhausted or quarantined; 0 (the default) is off. Must be in [0, 1).

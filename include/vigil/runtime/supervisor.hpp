@@ -29,8 +29,9 @@ struct supervisor_options {
   duration grace = std::chrono::seconds(30);
   /// Attempts allowed to run at once (permits, first come first served). Zero: unlimited.
   std::uint32_t max_concurrent = 0;
-  /// add() fails with too_many_children beyond this. Zero: unlimited.
-  std::uint32_t max_children = 0;
+  /// How many children may be listed; add() fails with too_many_children beyond it.
+  /// Default nullopt: unlimited; 0: no child allowed.
+  std::optional<std::uint32_t> max_children;
   /// End on its own once every child is terminal. Default off (runs until shut down).
   bool exit_when_idle = false;
   /// End when significant children complete. Default never (significant children refused).

@@ -60,9 +60,11 @@ struct child_spec {
   /// Once, before the first attempt. A throw ends the child with final status setup_failed
   /// (no attempt runs).
   hook<void()> setup;
-  /// Inside attempt 1, before the task (not for process tasks). A throw fails the attempt.
+  /// Inside every attempt (after on_restart), before the task; not for process or nested
+  /// supervisor tasks. A throw fails that attempt.
   hook<void(std::uint32_t attempt)> on_start;
-  /// Inside every attempt >= 2, before the task (not for process tasks). A throw fails it.
+  /// Inside every attempt >= 2, before on_start and the task; not for process or nested
+  /// supervisor tasks. A throw fails that attempt.
   hook<void(std::uint32_t attempt)> on_restart;
   /// After every failed attempt (failure, exception, timeout, unresponsive, fatal; not a
   /// requested stop), with its outcome. Not awaited before the next attempt.

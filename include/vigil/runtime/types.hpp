@@ -8,6 +8,7 @@
 #include "vigil/core/machine.hpp"
 #include "vigil/core/outcome.hpp"
 #include "vigil/core/policy.hpp"
+#include "vigil/core/random.hpp"
 #include "vigil/core/time.hpp"
 
 namespace vigil {
@@ -55,6 +56,12 @@ using core::final_result;
 using core::final_status;
 using core::supervisor_result;
 using core::task_kind;
+/// True for the child states a child does not leave on its own (completed and after).
+using core::is_terminal;
+
+/// The seeded random generator behind jitter (xoshiro256**: same seed, same sequence on every
+/// platform); backoff::next_delay() draws from one. Not thread-safe.
+using core::random_source;
 
 using core::describe;
 using core::format;

@@ -9,6 +9,18 @@
 
 namespace vigil {
 
+namespace detail {
+
+std::string command_failure(std::string_view call, std::string_view name, std::error_code ec,
+                            std::string message) {
+  if (!message.empty()) return message;
+  std::string text(call);
+  if (!name.empty()) text += "('" + std::string(name) + "')";
+  return text + ": " + ec.message();
+}
+
+}  // namespace detail
+
 namespace {
 
 void check_blocking(const std::shared_ptr<detail::supervisor_impl>& impl, const char* what) {
@@ -39,10 +51,7 @@ void blocking_command(const std::shared_ptr<detail::supervisor_impl>& impl, cons
   auto f = p->get_future();
   send([p](std::error_code ec, std::string m) { p->set_value({ec, std::move(m)}); });
   auto [ec, msg] = get(f, what);
-  if (ec) {
-    if (msg.empty()) msg = std::string(what) + "('" + std::string(name) + "'): " + ec.message();
-    throw error(ec, msg);
-  }
+  if (ec) throw error(ec, detail::command_failure(what, name, ec, std::move(msg)));
 }
 
 template <class T, class Send>

@@ -16,6 +16,7 @@
 #include <boost/asio/bind_executor.hpp>
 
 #include "vigil/runtime/child_spec.hpp"
+#include "vigil/runtime/diagnostics.hpp"
 #include "vigil/runtime/subscription.hpp"
 #include "vigil/runtime/types.hpp"
 
@@ -85,6 +86,24 @@ command_reply error_only(Handler h, const boost::asio::any_io_executor& fallback
   return boost::asio::bind_executor(
       ex, [h = std::move(h)](std::error_code ec, std::string) mutable { std::move(h)(ec); });
 }
+
+/// Internal: the text of a failed command, shared by vigil::error::what() and diagnostics:
+/// the supervisor's `message`, or "<call>('<name>'): <ec.message()>" when it is empty.
+std::string command_failure(std::string_view call, std::string_view name, std::error_code ec,
+                            std::string message);
+
+/// Internal: like error_only, and fills `d` (on the handler's executor, just before the
+/// handler runs) with the failure's text, or empties it on success.
+template <class Handler>
+command_reply with_diagnostics(Handler h, const boost::asio::any_io_executor& fallback,
+                               diagnostics& d, const char* call, std::string name) {
+  auto ex = boost::asio::get_associated_executor(h, fallback);
+  return boost::asio::bind_executor(ex, [h = std::move(h), d = &d, call, name = std::move(name)](
+                                            std::error_code ec, std::string m) mutable {
+    diagnostics_access::set(*d, ec ? command_failure(call, name, ec, std::move(m)) : std::string());
+    std::move(h)(ec);
+  });
+}
 }  // namespace detail
 
 /// A reference to a supervisor. Copies are cheap; the supervisor shuts down gracefully when the
@@ -95,7 +114,9 @@ command_reply error_only(Handler h, const boost::asio::any_io_executor& fallback
 /// supervisor's executor. The asynchronous form (`async_add`, …) takes an Asio completion token
 /// (callback, use_awaitable, use_future, …) with a signature `void(std::error_code[, T])`:
 /// errors arrive as a value, never thrown; the handler runs on its associated executor (by
-/// default the supervisor's), never inline; operations are not cancellable once sent.
+/// default the supervisor's), never inline; operations are not cancellable once sent. The
+/// commands (add, stop, start, restart, remove, pause, resume) also take a vigil::diagnostics
+/// before the token, which receives the failure's message (see diagnostics.hpp).
 ///
 /// Calls that name a child accept a path below this supervisor as well: "db/pool-3" is child
 /// `pool-3` of the running nested supervisor `db` (a vigil::subtree child), at any depth. A path
@@ -112,15 +133,23 @@ class handle {
   void add(child_spec spec, until u = until::scheduled) const;
   template <class CompletionToken>
   auto async_add(child_spec spec, CompletionToken&& token) const {
-    return async_add(std::move(spec), until::scheduled, std::forward<CompletionToken>(token));
+    return async_add_(std::move(spec), until::scheduled, nullptr,
+                      std::forward<CompletionToken>(token));
+  }
+  /// async_add that also puts the failure's message (naming the bad field, the clashing name,
+  /// …) into `diag`, which must outlive the operation.
+  template <class CompletionToken>
+  auto async_add(child_spec spec, diagnostics& diag, CompletionToken&& token) const {
+    return async_add_(std::move(spec), until::scheduled, &diag,
+                      std::forward<CompletionToken>(token));
   }
   template <class CompletionToken>
   auto async_add(child_spec spec, until u, CompletionToken&& token) const {
-    return async_command_(
-        [u](const auto& impl, child_spec s, detail::command_reply r) {
-          detail::send_add(impl, std::move(s), std::move(r), u);
-        },
-        std::forward<CompletionToken>(token), std::move(spec));
+    return async_add_(std::move(spec), u, nullptr, std::forward<CompletionToken>(token));
+  }
+  template <class CompletionToken>
+  auto async_add(child_spec spec, until u, diagnostics& diag, CompletionToken&& token) const {
+    return async_add_(std::move(spec), u, &diag, std::forward<CompletionToken>(token));
   }
 
   /// Adds a child at run time to the running nested supervisor at `subtree` (a path below this
@@ -137,11 +166,13 @@ class handle {
   template <class CompletionToken>
   auto async_add_to(std::string_view subtree, child_spec spec, until u,
                     CompletionToken&& token) const {
+    std::string who = std::string(subtree) + "/" + spec.name;
     return async_command_(
         [u](const auto& impl, std::string into, child_spec s, detail::command_reply r) {
           detail::send_add(impl, std::move(s), std::move(r), u, std::move(into));
         },
-        std::forward<CompletionToken>(token), std::string(subtree), std::move(spec));
+        "add_to", nullptr, std::forward<CompletionToken>(token), std::move(who),
+        std::string(subtree), std::move(spec));
   }
 
   /// Adds every child of `children` in one hand-off — or none: the list is checked as a whole
@@ -151,11 +182,14 @@ class handle {
   void add(std::vector<child_spec> children) const;
   template <class CompletionToken>
   auto async_add(std::vector<child_spec> children, CompletionToken&& token) const {
-    return async_command_(
-        [](const auto& impl, std::vector<child_spec> c, detail::command_reply r) {
-          detail::send_add_all(impl, std::move(c), std::move(r));
-        },
-        std::forward<CompletionToken>(token), std::move(children));
+    return async_add_all_(std::move(children), nullptr, std::forward<CompletionToken>(token));
+  }
+  /// async_add of a list that also puts the failure's message into `diag`, which must outlive
+  /// the operation.
+  template <class CompletionToken>
+  auto async_add(std::vector<child_spec> children, diagnostics& diag,
+                 CompletionToken&& token) const {
+    return async_add_all_(std::move(children), &diag, std::forward<CompletionToken>(token));
   }
 
   /// Stops a child and keeps it listed (status stopped); completes when it has ended. A no-op on
@@ -163,7 +197,14 @@ class handle {
   void stop(std::string_view name) const;
   template <class CompletionToken>
   auto async_stop(std::string_view name, CompletionToken&& token) const {
-    return async_cmd_(detail::command::stop, name, std::forward<CompletionToken>(token));
+    return async_cmd_(detail::command::stop, "stop", name, nullptr,
+                      std::forward<CompletionToken>(token));
+  }
+  /// async_stop that also puts the failure's message into `diag` (must outlive the operation).
+  template <class CompletionToken>
+  auto async_stop(std::string_view name, diagnostics& diag, CompletionToken&& token) const {
+    return async_cmd_(detail::command::stop, "stop", name, &diag,
+                      std::forward<CompletionToken>(token));
   }
   /// Starts a stopped or terminal child with a fresh failure streak; with until::running,
   /// completes once the new attempt runs (or is ready). Errors: not_found, already_running,
@@ -171,7 +212,14 @@ class handle {
   void start(std::string_view name, until u = until::scheduled) const;
   template <class CompletionToken>
   auto async_start(std::string_view name, CompletionToken&& token) const {
-    return async_cmd_(detail::command::start, name, std::forward<CompletionToken>(token));
+    return async_cmd_(detail::command::start, "start", name, nullptr,
+                      std::forward<CompletionToken>(token));
+  }
+  /// async_start that also puts the failure's message into `diag` (must outlive the operation).
+  template <class CompletionToken>
+  auto async_start(std::string_view name, diagnostics& diag, CompletionToken&& token) const {
+    return async_cmd_(detail::command::start, "start", name, &diag,
+                      std::forward<CompletionToken>(token));
   }
   template <class CompletionToken>
   auto async_start(std::string_view name, until u, CompletionToken&& token) const {
@@ -179,33 +227,61 @@ class handle {
         [u](const auto& impl, std::string n, detail::command_reply r) {
           detail::send_command(impl, detail::command::start, std::move(n), std::move(r), u);
         },
-        std::forward<CompletionToken>(token), std::string(name));
+        "start", nullptr, std::forward<CompletionToken>(token), std::string(), std::string(name));
   }
   /// Stops the child if it runs, then starts one new attempt now (during back-off: one attempt
   /// now). Manual restarts do not count against the intensity. Errors: not_found, shutting_down.
   void restart(std::string_view name) const;
   template <class CompletionToken>
   auto async_restart(std::string_view name, CompletionToken&& token) const {
-    return async_cmd_(detail::command::restart, name, std::forward<CompletionToken>(token));
+    return async_cmd_(detail::command::restart, "restart", name, nullptr,
+                      std::forward<CompletionToken>(token));
+  }
+  /// async_restart that also puts the failure's message into `diag` (must outlive the operation).
+  template <class CompletionToken>
+  auto async_restart(std::string_view name, diagnostics& diag, CompletionToken&& token) const {
+    return async_cmd_(detail::command::restart, "restart", name, &diag,
+                      std::forward<CompletionToken>(token));
   }
   /// Stops the child and deletes it; completes once the name is free. Errors: not_found,
   /// shutting_down.
   void remove(std::string_view name) const;
   template <class CompletionToken>
   auto async_remove(std::string_view name, CompletionToken&& token) const {
-    return async_cmd_(detail::command::remove, name, std::forward<CompletionToken>(token));
+    return async_cmd_(detail::command::remove, "remove", name, nullptr,
+                      std::forward<CompletionToken>(token));
+  }
+  /// async_remove that also puts the failure's message into `diag` (must outlive the operation).
+  template <class CompletionToken>
+  auto async_remove(std::string_view name, diagnostics& diag, CompletionToken&& token) const {
+    return async_cmd_(detail::command::remove, "remove", name, &diag,
+                      std::forward<CompletionToken>(token));
   }
   /// Holds back automatic restarts of the child until resume(); a live attempt keeps running.
   void pause(std::string_view name) const;
   template <class CompletionToken>
   auto async_pause(std::string_view name, CompletionToken&& token) const {
-    return async_cmd_(detail::command::pause, name, std::forward<CompletionToken>(token));
+    return async_cmd_(detail::command::pause, "pause", name, nullptr,
+                      std::forward<CompletionToken>(token));
+  }
+  /// async_pause that also puts the failure's message into `diag` (must outlive the operation).
+  template <class CompletionToken>
+  auto async_pause(std::string_view name, diagnostics& diag, CompletionToken&& token) const {
+    return async_cmd_(detail::command::pause, "pause", name, &diag,
+                      std::forward<CompletionToken>(token));
   }
   /// Lifts pause(); a restart that was held back happens now.
   void resume(std::string_view name) const;
   template <class CompletionToken>
   auto async_resume(std::string_view name, CompletionToken&& token) const {
-    return async_cmd_(detail::command::resume, name, std::forward<CompletionToken>(token));
+    return async_cmd_(detail::command::resume, "resume", name, nullptr,
+                      std::forward<CompletionToken>(token));
+  }
+  /// async_resume that also puts the failure's message into `diag` (must outlive the operation).
+  template <class CompletionToken>
+  auto async_resume(std::string_view name, diagnostics& diag, CompletionToken&& token) const {
+    return async_cmd_(detail::command::resume, "resume", name, &diag,
+                      std::forward<CompletionToken>(token));
   }
 
   /// A snapshot of one child. Errors: not_found.
@@ -341,22 +417,54 @@ class handle {
 
  private:
   friend class controller;
+  // Every command: `send` posts it with a command_reply; the handler gets the error code, and
+  // `diag` (when given) the failure's text. The initiation captures only trivially destructible
+  // values (see context::sleep: GCC 12 destroys a non-trivial capture twice under
+  // use_awaitable); the child's name for the diagnostics travels as an argument.
   template <class Send, class CompletionToken, class... Args>
-  auto async_command_(Send send, CompletionToken&& token, Args&&... args) const {
+  auto async_command_(Send send, const char* call, diagnostics* diag, CompletionToken&& token,
+                      std::string who, Args&&... args) const {
+    if (diag != nullptr) diag->clear();
     return boost::asio::async_initiate<CompletionToken, void(std::error_code)>(
-        [send](auto h, std::shared_ptr<detail::supervisor_impl> impl, auto&&... a) {
+        [send, call, diag](auto h, std::shared_ptr<detail::supervisor_impl> impl, std::string w,
+                           auto&&... a) {
           auto fallback = impl ? detail::executor_of(impl) : boost::asio::any_io_executor();
-          send(impl, std::forward<decltype(a)>(a)..., detail::error_only(std::move(h), fallback));
+          if (diag != nullptr) {
+            send(impl, std::forward<decltype(a)>(a)...,
+                 detail::with_diagnostics(std::move(h), fallback, *diag, call, std::move(w)));
+          } else {
+            send(impl, std::forward<decltype(a)>(a)..., detail::error_only(std::move(h), fallback));
+          }
         },
-        token, impl_, std::forward<Args>(args)...);
+        token, impl_, std::move(who), std::forward<Args>(args)...);
   }
   template <class CompletionToken>
-  auto async_cmd_(detail::command c, std::string_view name, CompletionToken&& token) const {
+  auto async_add_(child_spec spec, until u, diagnostics* diag, CompletionToken&& token) const {
+    std::string who = diag != nullptr ? spec.name : std::string();
+    return async_command_(
+        [u](const auto& impl, child_spec s, detail::command_reply r) {
+          detail::send_add(impl, std::move(s), std::move(r), u);
+        },
+        "add", diag, std::forward<CompletionToken>(token), std::move(who), std::move(spec));
+  }
+  template <class CompletionToken>
+  auto async_add_all_(std::vector<child_spec> children, diagnostics* diag,
+                      CompletionToken&& token) const {
+    return async_command_(
+        [](const auto& impl, std::vector<child_spec> c, detail::command_reply r) {
+          detail::send_add_all(impl, std::move(c), std::move(r));
+        },
+        "add", diag, std::forward<CompletionToken>(token), std::string(), std::move(children));
+  }
+  template <class CompletionToken>
+  auto async_cmd_(detail::command c, const char* call, std::string_view name, diagnostics* diag,
+                  CompletionToken&& token) const {
     return async_command_(
         [c](const auto& impl, std::string n, detail::command_reply r) {
           detail::send_command(impl, c, std::move(n), std::move(r));
         },
-        std::forward<CompletionToken>(token), std::string(name));
+        call, diag, std::forward<CompletionToken>(token),
+        diag != nullptr ? std::string(name) : std::string(), std::string(name));
   }
 };
 

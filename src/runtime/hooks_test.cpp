@@ -35,7 +35,7 @@ struct hooks_test : ::testing::Test {
   }
   void settle() { vr.settle(); }
   void run_for(vigil::duration d) { vr.run_for(d); }
-  std::error_code add(vigil::child_spec spec) { return vr.add(std::move(spec)); }
+  std::error_code add(vigil::child_spec spec) { return vr.add(std::move(spec)).code; }
 
   std::optional<vigil::final_result> outcome_of(std::string name) {
     std::optional<vigil::final_result> r;

@@ -34,7 +34,7 @@ struct runtime_test : ::testing::TestWithParam<bool> {
   }
   void settle() { vr.settle(); }
   void run_for(vigil::duration d) { vr.run_for(d); }
-  std::error_code add(vigil::child_spec spec) { return vr.add(std::move(spec)); }
+  std::error_code add(vigil::child_spec spec) { return vr.add(std::move(spec)).code; }
 
   template <class Op>
   std::error_code call(Op op) {
@@ -44,15 +44,8 @@ struct runtime_test : ::testing::TestWithParam<bool> {
     EXPECT_TRUE(r.has_value()) << "command did not complete";
     return r.value_or(vigil::errc::timeout);
   }
-  vigil::child_info status(std::string_view name) {
-    std::optional<vigil::child_info> r;
-    sup->async_status(name, [&](std::error_code ec, vigil::child_info i) {
-      EXPECT_FALSE(ec) << ec.message();
-      r = std::move(i);
-    });
-    settle();
-    return r.value_or(vigil::child_info{});
-  }
+  // Throws (failing the test) on an error or a missing reply: never a default child_info.
+  vigil::child_info status(std::string_view name) { return vr.status(name).value(); }
   // The supervisor's result once it has ended; the wait is registered once and stays pending
   // across calls, so it never outlives what it writes to.
   std::optional<vigil::supervisor_result> ended;

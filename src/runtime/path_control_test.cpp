@@ -62,8 +62,8 @@ TEST(path_control, commands_and_queries_reach_a_child_of_a_running_subtree_by_pa
   // not_found.
   vigil::testing::virtual_runtime vr;
   vr.start();
-  ASSERT_FALSE(vr.add({.name = "db", .task = db_tree(), .restart = vigil::restart::always}));
-  ASSERT_FALSE(vr.add({.name = "plain", .task = idle}));
+  ASSERT_TRUE(vr.add({.name = "db", .task = db_tree(), .restart = vigil::restart::always}));
+  ASSERT_TRUE(vr.add({.name = "plain", .task = idle}));
   vr.settle();
   EXPECT_EQ(status_of(vr, "db/conn").path, "root/db/conn");
   EXPECT_EQ(status_of(vr, "db/conn").attempt, 1u);
@@ -109,7 +109,7 @@ TEST(path_control, a_child_added_into_a_subtree_runs_there_and_is_not_recreated_
   // child only (OTP's rule) and reports extra with child_removed.
   vigil::testing::virtual_runtime vr;
   vr.start();
-  ASSERT_FALSE(vr.add({.name = "db", .task = db_tree(), .restart = vigil::restart::always}));
+  ASSERT_TRUE(vr.add({.name = "db", .task = db_tree(), .restart = vigil::restart::always}));
   vr.settle();
   reply added;
   vr.sup->async_add_to("db", {.name = "extra", .task = idle}, added.handler());
@@ -144,8 +144,8 @@ TEST(path_control, spec_reads_back_exactly_the_policy_the_supervisor_applies) {
   // (resolve_policy agrees with the supervisor); dependencies come back as given.
   vigil::testing::virtual_runtime vr;
   vr.start({.child_defaults = {.max_retries = 4, .timeout = 3s}});
-  ASSERT_FALSE(vr.add({.name = "a", .task = idle, .restart = vigil::restart::always}));
-  ASSERT_FALSE(vr.add({.name = "db", .task = db_tree(), .depends_on = {"a"}}));
+  ASSERT_TRUE(vr.add({.name = "a", .task = idle, .restart = vigil::restart::always}));
+  ASSERT_TRUE(vr.add({.name = "db", .task = db_tree(), .depends_on = {"a"}}));
   std::optional<vigil::effective_spec> a, db;
   vr.sup->async_spec("a", [&](std::error_code ec, vigil::effective_spec s) {
     EXPECT_FALSE(ec);

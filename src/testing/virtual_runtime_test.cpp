@@ -32,10 +32,14 @@ bool contains(const std::string& text, const std::string& part) {
 
 const auto one_second = vigil::backoff::constant(1s).with_jitter(vigil::jitter::none);
 
-TEST(virtual_runtime, settled_commands_return_the_code_and_the_supervisors_message) {
-  // Each settled command returns the reply's code and message: an invalid field is named, an
+// Every test runs on a one-thread virtual_runtime and on one whose supervisors use strands.
+struct settled_calls : ::testing::TestWithParam<bool> {
+  vt::virtual_runtime vr{GetParam()};
+};
+
+TEST_P(settled_calls, settled_commands_return_the_code_and_the_supervisors_message) {
+  // Each settled_calls command returns the reply's code and message: an invalid field is named, an
   // unknown child is named, a success is ok with an empty message.
-  vt::virtual_runtime vr;
   vr.start();
   const auto bad = vr.add({.name = "w", .task = park, .shutdown = -1s});
   EXPECT_EQ(bad.code, vigil::errc::invalid_argument);
@@ -66,10 +70,9 @@ TEST(virtual_runtime, settled_commands_return_the_code_and_the_supervisors_messa
   EXPECT_TRUE(vr.children()->empty());
 }
 
-TEST(virtual_runtime, a_failed_query_throws_instead_of_giving_a_default_value) {
+TEST_P(settled_calls, a_failed_query_throws_instead_of_giving_a_default_value) {
   // The trap of hand-written helpers: a status with no answer returned a default child_info
   // (state pending), so "expect pending" passed. Here an error answer cannot be read as a value.
-  vt::virtual_runtime vr;
   vr.start();
   const auto st = vr.status("ghost");
   EXPECT_EQ(st.code, vigil::errc::not_found);
@@ -78,10 +81,9 @@ TEST(virtual_runtime, a_failed_query_throws_instead_of_giving_a_default_value) {
   EXPECT_THROW((void)vr.outcome("ghost").value(), vigil::error);
 }
 
-TEST(virtual_runtime, outcome_moves_virtual_time_exactly_until_the_child_is_terminal) {
+TEST_P(settled_calls, outcome_moves_virtual_time_exactly_until_the_child_is_terminal) {
   // A child failing with 1 s back-off and 2 retries is exhausted after 2 s of virtual time:
   // outcome() returns then, with the clock moved by exactly 2 s, not up to its limit.
-  vt::virtual_runtime vr;
   vr.start();
   ASSERT_TRUE(vr.add({.name = "w", .task = fail, .backoff = one_second, .max_retries = 2}));
   const auto t0 = vr.clock.now();
@@ -92,11 +94,10 @@ TEST(virtual_runtime, outcome_moves_virtual_time_exactly_until_the_child_is_term
   EXPECT_EQ(vr.clock.now() - t0, 2s);
 }
 
-TEST(virtual_runtime, no_reply_is_an_explicit_failure_saying_why) {
+TEST_P(settled_calls, no_reply_is_an_explicit_failure_saying_why) {
   // A child parked forever arms no timer: outcome() fails at once with timeout, saying nothing
   // is left to run. A periodic child keeps timers armed: outcome() gives up after its limit,
   // exactly, and says so. The pending calls stay valid: a later stop answers them harmlessly.
-  vt::virtual_runtime vr;
   vr.start();
   ASSERT_TRUE(vr.add({.name = "parked", .task = park}));
   const auto t0 = vr.clock.now();
@@ -118,10 +119,9 @@ TEST(virtual_runtime, no_reply_is_an_explicit_failure_saying_why) {
   EXPECT_EQ(vr.outcome("tick")->status, vigil::final_status::stopped);
 }
 
-TEST(virtual_runtime, shutdown_waits_for_the_end_and_calls_before_start_fail) {
-  // Without start() every settled call fails with supervisor_gone; shutdown() ends the
+TEST_P(settled_calls, shutdown_waits_for_the_end_and_calls_before_start_fail) {
+  // Without start() every settled_calls call fails with supervisor_gone; shutdown() ends the
   // supervisor and returns its result; afterwards mutating calls fail with shutting_down.
-  vt::virtual_runtime vr;
   EXPECT_EQ(vr.add({.name = "w", .task = park}).code, vigil::errc::supervisor_gone);
   EXPECT_EQ(vr.status("w").code, vigil::errc::supervisor_gone);
   vr.start();
@@ -134,10 +134,9 @@ TEST(virtual_runtime, shutdown_waits_for_the_end_and_calls_before_start_fail) {
   EXPECT_EQ(vr.outcome("w")->status, vigil::final_status::stopped);
 }
 
-TEST(virtual_runtime, run_until_steps_through_wakeups_and_stops_at_its_limit) {
+TEST_P(settled_calls, run_until_steps_through_wakeups_and_stops_at_its_limit) {
   // run_until moves virtual time wake-up by wake-up until the predicate holds, never past its
   // limit; with nothing pending it returns false at once.
-  vt::virtual_runtime vr;
   vr.start();
   ASSERT_TRUE(vr.add({.name = "w", .task = fail, .backoff = one_second}));
   const auto t0 = vr.clock.now();
@@ -147,5 +146,10 @@ TEST(virtual_runtime, run_until_steps_through_wakeups_and_stops_at_its_limit) {
   EXPECT_FALSE(vr.run_until([] { return false; }, 2500ms));
   EXPECT_EQ(vr.clock.now() - t0, 5500ms);
 }
+
+INSTANTIATE_TEST_SUITE_P(strands, settled_calls, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "one_thread" : "strands";
+                         });
 
 }  // namespace

@@ -373,59 +373,71 @@ void supervisor_machine::on_deadline(time_point now) {
 
 // ---------------------------------------------------------------- starting
 
-command_result supervisor_machine::add_child(std::string name,
-                                             std::shared_ptr<const child_policy> policy,
-                                             task_kind kind, time_point now,
-                                             const std::vector<std::string>& depends_on) {
+command_result supervisor_machine::check_new(const std::string& name, const child_policy& policy,
+                                             const std::vector<std::string>& depends_on,
+                                             const std::vector<std::string_view>& batch) const {
+  // Every rule a new child must meet; `batch` holds the names of the children added with it
+  // before it (a batch is checked as a whole before any of it is added, §13.10).
   command_result r;
-  if (!is_valid_child_name(name)) {
-    r.code = errc::invalid_argument;
-    r.message = "invalid child name '" + name +
-                "': use 1 to 128 characters of letters, digits, '.', '_' and '-'";
+  const auto refuse = [&r](errc code, std::string message) {
+    r.code = code;
+    r.message = std::move(message);
     return r;
+  };
+  const auto in_batch = [&batch](std::string_view n) {
+    return std::find(batch.begin(), batch.end(), n) != batch.end();
+  };
+  if (!is_valid_child_name(name)) {
+    return refuse(errc::invalid_argument,
+                  "invalid child name '" + name +
+                      "': use 1 to 128 characters of letters, digits, '.', '_' and '-'");
   }
   if (phase_ != phase::running) {
-    r.code = errc::shutting_down;
-    r.message = "supervisor " + *path_ + " is shutting down; cannot add '" + name + "'";
-    return r;
+    return refuse(errc::shutting_down,
+                  "supervisor " + *path_ + " is shutting down; cannot add '" + name + "'");
   }
   if (by_name_.contains(name)) {
-    r.code = errc::already_exists;
-    r.message = "a child named '" + name + "' already exists in " + *path_;
-    return r;
+    return refuse(errc::already_exists, "a child named '" + name + "' already exists in " + *path_);
   }
-  if (policy_.max_children && by_name_.size() >= *policy_.max_children) {
-    r.code = errc::too_many_children;
-    r.message = *path_ + " already has max_children = " + std::to_string(*policy_.max_children);
-    return r;
+  if (in_batch(name)) {
+    return refuse(errc::already_exists, "the list names '" + name + "' twice");
   }
-  if (!policy) policy = std::make_shared<const child_policy>();
+  if (policy_.max_children && by_name_.size() + batch.size() >= *policy_.max_children) {
+    return refuse(errc::too_many_children,
+                  "child '" + name + "': " + *path_ +
+                      " allows max_children = " + std::to_string(*policy_.max_children));
+  }
   try {
-    validate(*policy);
+    validate(policy);
   } catch (const error& e) {
     r.code = e.code();
     r.message = "child '" + name + "': " + e.what();
     return r;
   }
-  if (policy->significant && policy_.auto_shutdown == auto_shutdown::never) {
-    r.code = errc::invalid_argument;
-    r.message = "child '" + name + "' is significant, but " + *path_ + " has auto_shutdown = never";
-    return r;
+  if (policy.significant && policy_.auto_shutdown == auto_shutdown::never) {
+    return refuse(errc::invalid_argument, "child '" + name + "' is significant, but " + *path_ +
+                                              " has auto_shutdown = never");
   }
-  // Dependencies must already be listed: so no cycle can ever form, and start order follows.
+  // Dependencies must already be listed (or come earlier in the batch): so no cycle can ever
+  // form, and start order follows.
+  for (const std::string& d : depends_on) {
+    if (d == name) return refuse(errc::dependency_cycle, "child '" + name + "' depends on itself");
+    if (find(d) == no_child && !in_batch(d)) {
+      return refuse(errc::unknown_dependency, "child '" + name + "' depends on '" + d +
+                                                  "', which is not a child of " + *path_);
+    }
+  }
+  return r;
+}
+
+supervisor_machine::child& supervisor_machine::insert(std::string name,
+                                                      std::shared_ptr<const child_policy> policy,
+                                                      task_kind kind,
+                                                      const std::vector<std::string>& depends_on,
+                                                      time_point now) {
   std::vector<child_id> deps;
   for (const std::string& d : depends_on) {
     const child_id dep = find(d);
-    if (d == name) {
-      r.code = errc::dependency_cycle;
-      r.message = "child '" + name + "' depends on itself";
-      return r;
-    }
-    if (dep == no_child) {
-      r.code = errc::unknown_dependency;
-      r.message = "child '" + name + "' depends on '" + d + "', which is not a child of " + *path_;
-      return r;
-    }
     if (std::find(deps.begin(), deps.end(), dep) == deps.end()) deps.push_back(dep);
   }
   child_id id;
@@ -450,18 +462,66 @@ command_result supervisor_machine::add_child(std::string name,
   link_last(id);
   ++active_;
   if (events_enabled_) emit_event(event_kind::child_added, c, now);
+  return c;
+}
+
+void supervisor_machine::begin(child& c, time_point now) {
   for (const child_id dep : c.deps) {
     // §13.20: a dependency that already failed for good fails its new dependent at once.
     const child& d = *get(dep);
     if (d.final && d.final->status != final_status::completed &&
         d.final->status != final_status::stopped) {
       finish(c, final_status::dependency_failed, now);
-      r.id = id;
-      return r;
+      return;
     }
   }
   request_start(c, now);
-  r.id = id;
+}
+
+command_result supervisor_machine::add_child(std::string name,
+                                             std::shared_ptr<const child_policy> policy,
+                                             task_kind kind, time_point now,
+                                             const std::vector<std::string>& depends_on) {
+  if (!policy) policy = std::make_shared<const child_policy>();
+  command_result r = check_new(name, *policy, depends_on, {});
+  if (!r) return r;
+  child& c = insert(std::move(name), std::move(policy), kind, depends_on, now);
+  r.id = c.id;
+  begin(c, now);
+  return r;
+}
+
+batch_result supervisor_machine::add_children(std::vector<new_child> batch, time_point now) {
+  batch_result r;
+  std::vector<std::string_view> names;
+  names.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    new_child& n = batch[i];
+    if (!n.policy) n.policy = std::make_shared<const child_policy>();
+    command_result c = check_new(n.name, *n.policy, n.depends_on, names);
+    if (!c) {
+      r.code = c.code;
+      r.message = std::move(c.message);
+      r.index = i;
+      return r;
+    }
+    names.push_back(n.name);
+  }
+  // Accepted as a whole: every child is listed before any starts, so a child that ends at
+  // once (a failed dependency) cannot end the supervisor as idle before the rest are in.
+  r.ids.reserve(batch.size());
+  for (new_child& n : batch) {
+    r.ids.push_back(insert(std::move(n.name), std::move(n.policy), n.kind, n.depends_on, now).id);
+  }
+  for (const child_id id : r.ids) {
+    child* c = get(id);
+    if (c == nullptr || is_terminal(c->state) || c->live) continue;  // failed with a dependency
+    if (phase_ != phase::running) {
+      stop_waiting(*c, now);  // an earlier child of the batch ended the supervisor
+      continue;
+    }
+    begin(*c, now);
+  }
   return r;
 }
 

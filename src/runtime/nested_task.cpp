@@ -1,6 +1,5 @@
 // Nested supervisors: a supervisor as a child's task (vigil::subtree).
 #include <atomic>
-#include <set>
 
 #include "supervisor_impl.hpp"
 #include "task_runners.hpp"
@@ -66,14 +65,6 @@ void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_i
   auto fail = [&st](std::string why) {
     if (auto p = st->sup.lock()) p->attempt_ended(st, core::failure(std::move(why)));
   };
-  // Reject a bad declaration as a failed attempt before anything starts (§13.10).
-  std::set<std::string> names;
-  for (const child_spec& c : spec->children) {
-    if (!names.insert(c.name).second) {
-      fail("subtree " + *st->path + " declares '" + c.name + "' twice");
-      return;
-    }
-  }
   supervisor_options opts = spec->options;
   opts.name = std::string(st->name);
   opts.subscriber_drain = duration::zero();  // the root drains the tree's bus
@@ -93,18 +84,19 @@ void start_nested_attempt(const std::shared_ptr<attempt_state>& st, supervisor_i
   st->more->keep_alive = runner;
   const std::weak_ptr<attempt_state> weak_st = st;
   const std::weak_ptr<nested_runner> weak_runner = runner;
-  // Declared children, in order; the first refusal fails the attempt (after a shutdown).
+  // The declared children are added as one list, all or nothing (§13.10): a bad declaration
+  // (a name twice, a rule broken) starts none of them and fails the attempt (after a shutdown).
   auto refused = std::make_shared<std::atomic<bool>>(false);
-  for (const child_spec& c : spec->children) {
-    runner->sup->add(c, [weak_runner, refused, weak_st](std::error_code ec, std::string msg) {
-      auto r = weak_runner.lock();
-      auto s = weak_st.lock();
-      if (ec && r && s && !refused->exchange(true)) {
-        s->more->failure_note = msg.empty() ? ec.message() : msg;
-        r->sup->shutdown();
-      }
-    });
-  }
+  runner->sup->add_all(spec->children,
+                       [weak_runner, refused, weak_st](std::error_code ec, std::string msg) {
+                         auto r = weak_runner.lock();
+                         auto s = weak_st.lock();
+                         if (ec && r && s && !refused->exchange(true)) {
+                           s->more->failure_note = msg.empty() ? ec.message() : msg;
+                           r->sup->shutdown();
+                         }
+                       },
+                       {});
   runner->sup->wait([weak_st, refused](std::error_code, core::supervisor_result r) {
     auto s = weak_st.lock();
     if (!s) return;

@@ -162,6 +162,28 @@ TEST(nested, a_subtree_declaring_a_name_twice_fails_its_attempt) {
   EXPECT_NE(r.last.reason.find("'x' twice"), std::string::npos);
 }
 
+TEST(nested, a_subtree_whose_declaration_breaks_a_core_rule_starts_none_of_its_children) {
+  // §13.10: the declared children are one all-or-nothing list. The 2nd is significant under
+  // the nested supervisor's auto_shutdown = never: the attempt fails naming it, and the 1st
+  // child's task never ran.
+  vigil::runtime rt(two_threads());
+  vigil::supervisor sup{rt};
+  auto ran = std::make_shared<std::atomic<int>>(0);
+  vigil::subtree bad{
+      .children = {{.name = "first",
+                    .task = [ran](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+                      ++*ran;
+                      co_await ctx.sleep(24h);
+                      co_return vigil::success();
+                    }},
+                   {.name = "second", .task = idle, .significant = true}}};
+  sup.add({.name = "bad", .task = bad, .restart = vigil::restart::never});
+  const auto r = sup.outcome("bad");
+  EXPECT_EQ(r.status, vigil::final_status::failed);
+  EXPECT_NE(r.last.reason.find("'second'"), std::string::npos) << r.last.reason;
+  EXPECT_EQ(*ran, 0);
+}
+
 // Ignores every stop: only a forced stop ends it.
 asio::awaitable<vigil::outcome> deaf(vigil::context ctx) {
   co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());

@@ -82,6 +82,68 @@ TEST(results, run_rejects_the_whole_list_before_any_task_starts) {
   EXPECT_EQ(sup.children().size(), 1u);
 }
 
+TEST(results, a_list_breaking_a_core_rule_is_refused_whole_and_starts_nothing) {
+  // §13.10 / §13.3: the 2nd child is significant under auto_shutdown = never (a rule only the
+  // core checks). run(children) and add(list) both fail with invalid_argument naming it;
+  // nothing is listed and the 1st child's task never ran. So for significant with
+  // restart = always under any_significant.
+  vigil::runtime rt(two_threads());
+  auto starts = std::make_shared<std::atomic<int>>(0);
+  const auto list = [&](bool always) {
+    return std::vector<vigil::child_spec>{
+        {.name = "first", .task = after(0ms, starts)},
+        {.name = "second",
+         .task = after(0ms, starts),
+         .restart = always ? std::optional(vigil::restart::always) : std::nullopt,
+         .significant = true}};
+  };
+  {
+    vigil::supervisor sup{rt};
+    try {
+      (void)sup.run(list(false));
+      ADD_FAILURE() << "run must throw";
+    } catch (const vigil::error& e) {
+      EXPECT_EQ(e.code(), vigil::errc::invalid_argument);
+    }
+    try {
+      sup.add(list(false));
+      ADD_FAILURE() << "add must throw";
+    } catch (const vigil::error& e) {
+      EXPECT_EQ(e.code(), vigil::errc::invalid_argument);
+      EXPECT_NE(std::string(e.what()).find("'second'"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(sup.children().empty());
+    sup.shutdown();
+    (void)sup.wait();  // the end waits for every attempt that started: none may have
+  }
+  {
+    vigil::supervisor sup{rt, {.auto_shutdown = vigil::auto_shutdown::any_significant}};
+    EXPECT_THROW((void)sup.run(list(true)), vigil::error);
+    EXPECT_TRUE(sup.children().empty());
+    sup.shutdown();
+    (void)sup.wait();
+  }
+  EXPECT_EQ(*starts, 0);
+}
+
+TEST(results, max_children_zero_refuses_every_child_and_nullopt_is_unlimited) {
+  // max_children = 0 allows no child at all (too_many_children); the default is unlimited.
+  vigil::runtime rt(two_threads());
+  vigil::supervisor none{rt, {.max_children = 0}};
+  try {
+    none.add({.name = "a", .task = hang});
+    ADD_FAILURE() << "add must throw";
+  } catch (const vigil::error& e) {
+    EXPECT_EQ(e.code(), vigil::errc::too_many_children);
+  }
+  EXPECT_TRUE(none.children().empty());
+  vigil::supervisor any{rt};
+  std::vector<vigil::child_spec> many;
+  for (int i = 0; i < 50; ++i) many.push_back({.name = "c" + std::to_string(i), .task = hang});
+  any.add(std::move(many));
+  EXPECT_EQ(any.children().size(), 50u);
+}
+
 TEST(results, run_of_an_empty_list_returns_at_once) {
   // Nothing to wait for.
   vigil::runtime rt(two_threads());

@@ -1,7 +1,6 @@
 // The supervisor actor, the handle's calls and the supervisor object.
 #include <future>
 #include <random>
-#include <unordered_set>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -110,7 +109,7 @@ bool supervisor_impl::running_in_executor_thread() const {
 void supervisor_impl::add(child_spec spec, command_reply r) {
   asio::post(strand_,
              [self = shared_from_this(), spec = std::move(spec), r = std::move(r)]() mutable {
-               self->add_now(std::move(spec), std::move(r), std::nullopt);
+               self->add_now(std::move(spec), std::move(r));
              });
 }
 
@@ -118,7 +117,7 @@ void supervisor_impl::add(std::string into, child_spec spec, until u, command_re
   asio::post(strand_, [self = shared_from_this(), into = std::move(into), spec = std::move(spec), u,
                        r = std::move(r)]() mutable {
     if (into.empty()) {
-      self->add_now(std::move(spec), std::move(r), std::nullopt, u, true);
+      self->add_now(std::move(spec), std::move(r), u, true);
       return;
     }
     // "db" or "db/pools": hand the call down one level at a time (a trailing '/' is added so
@@ -157,18 +156,15 @@ bool supervisor_impl::routed(const std::string& name, Forward&& forward, Missing
   return true;
 }
 
-core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
-                                        std::optional<final_reply> watch, until u,
-                                        bool at_run_time) {
-  // An empty `r` (a child of add_all, which replies once for the list) gets no reply.
-  const auto refuse = [&](std::error_code ec, std::string message) {
-    if (watch) reply(std::move(*watch), ec, core::final_result{});
-    if (r) reply(std::move(r), ec, std::move(message));
-    return core::no_child;
-  };
-  std::shared_ptr<const core::child_policy> policy;
+std::optional<supervisor_impl::prepared_child> supervisor_impl::prepare(child_spec& spec,
+                                                                        std::error_code& ec,
+                                                                        std::string& message) {
+  // The checks only the runtime can make (a task, hooks the task kind supports) and the
+  // policy; the machine checks the rest when the child is added.
   if (!spec.task) {
-    return refuse(make_error_code(errc::invalid_argument), "child '" + spec.name + "' has no task");
+    ec = make_error_code(errc::invalid_argument);
+    message = "child '" + spec.name + "' has no task";
+    return std::nullopt;
   }
   // A nested supervisor's default shutdown differs (resolve_policy): it gets a policy of its own.
   const bool defaults_only = spec.task.kind() != task_kind::supervisor && !spec.restart &&
@@ -177,50 +173,70 @@ core::child_id supervisor_impl::add_now(child_spec spec, command_reply r,
                              !spec.shutdown && !spec.wait_ready && !spec.startup_timeout &&
                              !spec.significant && !spec.on_exhausted &&
                              spec.retention == retention::keep && !has_hooks(spec);
-  std::shared_ptr<child_hooks> hooks;
-  vigil::task task;
+  prepared_child p;
   try {
     // Children without overrides share one policy object.
-    policy = defaults_only ? default_policy_
-                           : std::make_shared<const core::child_policy>(
-                                 resolve_policy(spec, opts_.child_defaults));
+    p.policy = defaults_only ? default_policy_
+                             : std::make_shared<const core::child_policy>(
+                                   resolve_policy(spec, opts_.child_defaults));
     if (has_hooks(spec)) {
-      hooks = take_hooks(spec, pool_);
-      task = with_attempt_hooks(std::move(spec.task), hooks);
+      p.hooks = take_hooks(spec, pool_);
+      p.task = with_attempt_hooks(std::move(spec.task), p.hooks);
     } else {
-      task = std::move(spec.task);
+      p.task = std::move(spec.task);
     }
   } catch (const error& e) {
-    return refuse(e.code(), "child '" + spec.name + "': " + e.what());
+    ec = e.code();
+    message = "child '" + spec.name + "': " + e.what();
+    return std::nullopt;
   }
-  const duration shutdown_timeout = policy->shutdown;
-  const task_kind kind = task.kind();
+  return p;
+}
+
+void supervisor_impl::install(core::child_id id, prepared_child&& p,
+                              std::optional<final_reply> watch) {
+  // Called right after the machine accepted the child: its actions are queued, and the slot
+  // is filled before pump() performs them.
+  if (slots_.size() <= id) slots_.resize(id + 1);
+  auto& slot = slots_[id];
+  slot = child_slot{};
+  slot.task = std::move(p.task);
+  slot.shared = std::make_shared<child_shared>();
+  slot.strand = next_child_strand();
+  if (p.hooks) {
+    p.hooks->path = machine_.path_of(id);
+    p.hooks->shutdown_timeout = p.policy->shutdown;
+    p.hooks->bus = bus_;
+    p.hooks->clk = &clock_;
+    slot.hooks = std::move(p.hooks);
+  }
+  if (watch) slot.outcome_waiters.push_back(std::move(*watch));
+}
+
+void supervisor_impl::add_now(child_spec spec, command_reply r, until u, bool at_run_time) {
+  std::error_code ec;
+  std::string message;
+  auto p = prepare(spec, ec, message);
+  if (!p) {
+    reply(std::move(r), ec, std::move(message));
+    return;
+  }
+  auto policy = p->policy;
+  const task_kind kind = p->task.kind();
   auto res = machine_.add_child(spec.name, std::move(policy), kind, clock_.now(), spec.depends_on);
-  // add_child queued its actions; the slot is filled before pump() performs them.
   if (res) {
-    if (slots_.size() <= res.id) slots_.resize(res.id + 1);
+    install(res.id, std::move(*p), std::nullopt);
     auto& slot = slots_[res.id];
-    slot = child_slot{};
-    slot.task = std::move(task);
-    slot.shared = std::make_shared<child_shared>();
-    slot.strand = next_child_strand();
-    if (hooks) {
-      hooks->path = machine_.path_of(res.id);
-      hooks->shutdown_timeout = shutdown_timeout;
-      hooks->bus = bus_;
-      hooks->clk = &clock_;
-      slot.hooks = std::move(hooks);
-    }
-    if (watch) slot.outcome_waiters.push_back(std::move(*watch));
     slot.added_at_run_time = at_run_time;
     // Registered before pump() performs the first start, which resolves it.
-    if (r && u == until::running) slot.start_waiters.push_back(std::move(r));
-  } else if (watch) {
-    reply(std::move(*watch), res.code, core::final_result{});
+    if (u == until::running) {
+      slot.start_waiters.push_back(std::move(r));
+      pump();
+      return;
+    }
   }
   pump();
-  if (r) reply(std::move(r), res.code, std::move(res.message));
-  return res ? res.id : core::no_child;
+  reply(std::move(r), res.code, std::move(res.message));
 }
 
 void supervisor_impl::publish_external(core::event e) {
@@ -233,65 +249,36 @@ void supervisor_impl::add_all(std::vector<child_spec> specs, command_reply r,
                               std::vector<final_reply> watch) {
   asio::post(strand_, [self = shared_from_this(), specs = std::move(specs), r = std::move(r),
                        watch = std::move(watch)]() mutable {
-    // §13.10: the whole list is checked before any of it is added, on the strand, so nothing
-    // else can take a name in between.
-    std::string problem;
-    errc code = errc::invalid_argument;
-    std::unordered_set<std::string_view> seen;
-    seen.reserve(specs.size());
-    if (self->machine_.shutting_down()) {
-      code = errc::shutting_down;
-      problem = "the supervisor is shutting down";
-    }
-    const auto max = self->machine_.policy().max_children;
-    if (problem.empty() && max && self->machine_.size() + specs.size() > *max) {
-      code = errc::too_many_children;
-      problem = "max_children = " + std::to_string(*max) + " would be exceeded";
-    }
-    for (const auto& s : specs) {
-      if (!problem.empty()) break;
-      const std::string who = "child '" + s.name + "'";
-      if (!core::is_valid_child_name(s.name)) {
-        problem = who + ": invalid name";
-      } else if (seen.contains(s.name)) {
-        code = errc::already_exists;
-        problem = who + " appears twice in the list";
-      } else if (self->machine_.find(s.name) != core::no_child) {
-        code = errc::already_exists;
-        problem = who + " is already listed";
-      } else if (!s.task) {
-        problem = who + " has no task";
-      } else if ((s.on_start || s.on_restart) && s.task.kind() != task_kind::coroutine &&
-                 s.task.kind() != task_kind::thread) {
-        problem = who + ": on_start/on_restart need a coroutine or thread task";
-      } else {
-        for (const auto& d : s.depends_on) {
-          if (!seen.contains(d) && self->machine_.find(d) == core::no_child) {
-            code = errc::unknown_dependency;
-            problem = who + " depends on unknown '" + d + "'";
-          }
-        }
-        try {
-          (void)resolve_policy(s, self->opts_.child_defaults);
-        } catch (const error& e) {
-          code = static_cast<errc>(e.code().value());
-          problem = who + ": " + e.what();
-        }
+    // §13.10: all or nothing. The runtime's own checks run for the whole list first, then the
+    // machine checks and adds it as one batch; only then is any slot filled or task started.
+    // On the strand, so nothing else can take a name in between.
+    std::vector<prepared_child> prepared;
+    std::vector<core::new_child> batch;
+    prepared.reserve(specs.size());
+    batch.reserve(specs.size());
+    for (auto& s : specs) {
+      std::error_code ec;
+      std::string message;
+      auto p = self->prepare(s, ec, message);
+      if (!p) {
+        self->reply(std::move(r), ec, std::move(message));
+        return;
       }
-      seen.insert(s.name);
+      batch.push_back({std::move(s.name), p->policy, p->task.kind(), std::move(s.depends_on)});
+      prepared.push_back(std::move(*p));
     }
-    if (!problem.empty()) {
-      self->reply(std::move(r), make_error_code(code), std::move(problem));
+    auto res = self->machine_.add_children(std::move(batch), self->clock_.now());
+    if (!res) {
+      self->reply(std::move(r), res.code, std::move(res.message));
       return;
     }
-    std::error_code first;
-    for (std::size_t i = 0; i < specs.size(); ++i) {
+    for (std::size_t i = 0; i < res.ids.size(); ++i) {
       std::optional<final_reply> w;
       if (i < watch.size()) w.emplace(std::move(watch[i]));
-      const auto id = self->add_now(std::move(specs[i]), command_reply{}, std::move(w));
-      if (id == core::no_child && !first) first = make_error_code(errc::invalid_argument);
+      self->install(res.ids[i], std::move(prepared[i]), std::move(w));
     }
-    self->reply(std::move(r), first, std::string{});
+    self->pump();
+    self->reply(std::move(r), std::error_code{}, std::string{});
   });
 }
 

@@ -155,9 +155,22 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   boost::asio::any_io_executor next_child_strand();
   static constexpr std::size_t child_strands = 64;
 
+  /// A child checked by the runtime and ready for the machine: its resolved policy, its task
+  /// (wrapped for on_start/on_restart) and its hooks.
+  struct prepared_child {
+    std::shared_ptr<const core::child_policy> policy;
+    vigil::task task;
+    std::shared_ptr<child_hooks> hooks;
+  };
+  /// The runtime-only checks of `spec` (a task, hook kinds) and its policy; on refusal sets
+  /// `ec` and `message` (naming the child) and returns nothing. Moves the task and hooks out.
+  std::optional<prepared_child> prepare(child_spec& spec, std::error_code& ec,
+                                        std::string& message);
+  /// Fills the slot of a child the machine has just accepted as `id`.
+  void install(core::child_id id, prepared_child&& p, std::optional<final_reply> watch);
+  void add_now(child_spec spec, command_reply r, until u = until::scheduled,
+               bool at_run_time = false);
   // Hooks (§11), all run off the strand on the child's hook strand.
-  core::child_id add_now(child_spec spec, command_reply r, std::optional<final_reply> watch,
-                         until u = until::scheduled, bool at_run_time = false);
   // Path addressing: the running nested supervisor that is child `head`, or null.
   std::shared_ptr<supervisor_impl> nested_child(std::string_view head) const;
   // For a path "sub/rest", calls forward(nested `sub`, "rest") or, when `sub` is no running

@@ -91,6 +91,23 @@ struct command_result {
   explicit operator bool() const noexcept { return !code; }
 };
 
+/// One child of an add_children() batch.
+struct new_child {
+  std::string name;
+  std::shared_ptr<const child_policy> policy;  ///< null: every default
+  task_kind kind = task_kind::coroutine;
+  std::vector<std::string> depends_on;  ///< listed children, or children earlier in the batch
+};
+
+/// What add_children() returns: every new child's id in batch order, or the first error.
+struct batch_result {
+  std::error_code code;
+  std::string message;        ///< names the refused child and what is wrong with it
+  std::size_t index = 0;      ///< on error: the refused child's position in the batch
+  std::vector<child_id> ids;  ///< on success: the new ids, in batch order
+  explicit operator bool() const noexcept { return !code; }
+};
+
 // ---- Actions, pulled one at a time by the shell ----
 
 /// Run attempt `attempt` of child `id`; its completion must be reported with `generation`.
@@ -174,6 +191,12 @@ class supervisor_machine {
   command_result add_child(std::string name, std::shared_ptr<const child_policy> policy,
                            task_kind kind, time_point now,
                            const std::vector<std::string>& depends_on = {});
+  /// Adds every child of `batch` or none (§13.10): the whole batch is checked first against
+  /// every rule add_child() enforces (names, duplicates within the batch and against listed
+  /// children, dependencies, which may name earlier children of the batch, max_children, the
+  /// shutdown, every policy rule), then all are listed (child_added each) and started in order.
+  /// On refusal nothing changes and the first error names the child and what is wrong.
+  batch_result add_children(std::vector<new_child> batch, time_point now);
   /// Stops the child and keeps it (final status stopped). A no-op on a terminal child.
   command_result stop_child(std::string_view name, std::uint64_t token, time_point now);
   /// Starts a stopped or terminal child now with a fresh failure streak. already_running if live.
@@ -285,6 +308,12 @@ class supervisor_machine {
   void link_last(child_id id);
   void unlink(child_id id);
 
+  command_result check_new(const std::string& name, const child_policy& policy,
+                           const std::vector<std::string>& depends_on,
+                           const std::vector<std::string_view>& batch) const;
+  child& insert(std::string name, std::shared_ptr<const child_policy> policy, task_kind kind,
+                const std::vector<std::string>& depends_on, time_point now);
+  void begin(child& c, time_point now);
   void request_start(child& c, time_point now);
   void start_now(child& c, time_point now);
   void grant_permits(time_point now);

@@ -81,6 +81,7 @@ struct supervisor_machine::child {
   bool setup_done = false;           // setup ran successfully
   std::uint64_t setup_token = 0;     // the setup run in flight, or 0
   bool asking = false;               // waiting for should_restart's answer
+  bool had_turn = false;             // its turn in the shutdown sequence has come
   time_point startup_at{};           // startup_timeout deadline
 };
 
@@ -342,9 +343,10 @@ void supervisor_machine::on_deadline(time_point now) {
     child& c = *get(d.id);
     if (phase_ != phase::running &&
         (d.kind == timer_kind::timeout || d.kind == timer_kind::heartbeat ||
-         d.kind == timer_kind::startup)) {
+         d.kind == timer_kind::startup || d.kind == timer_kind::restart)) {
       // During shutdown every child is stopped in its turn (dependents first, within the
-      // grace); a timeout must not stop a dependency early.
+      // grace); a timeout must not stop a dependency early, and a child backing off waits for
+      // its turn without starting again.
       continue;
     }
     switch (d.kind) {
@@ -618,10 +620,7 @@ void supervisor_machine::request_stop(child& c, stop_cause cause, time_point now
   c.state = child_state::stopping;
   if (!first) return;  // already asked; its deadline is armed
   actions_.emplace_back(stop_attempt{c.id, c.generation});
-  duration limit = c.policy->shutdown;
-  if (phase_ == phase::shutting_down && grace_deadline_ != time_point::max()) {
-    limit = std::min(limit, std::max(duration::zero(), grace_deadline_ - now));
-  }
+  const duration limit = stop_limit(c, now);
   c.stop_deadline = limit == infinity ? time_point::max() : saturating_add(now, limit);
   push_deadline(c.stop_deadline, c.id, c.generation, timer_kind::stop_deadline);
 }
@@ -1364,42 +1363,54 @@ void supervisor_machine::shutdown(time_point now, exit_reason reason) {
     grace_deadline_ = saturating_add(now, policy_.grace);
     push_deadline(grace_deadline_, no_child, 0, timer_kind::grace);
   }
+  // Nothing starts any more: children waiting (backing off, paused, pending) are stopped at
+  // their turn like the others (their restart timers are ignored from now on).
   permit_queue_.clear();
   startup_queue_.clear();
-  group_.active = false;  // members not running finish below; running ones stop in order
-  // Children waiting (backing off, paused, pending) stop at once: no further attempts.
-  for (child_id id = first_; id != no_child; id = get(id)->next) {
-    child& c = *get(id);
-    if (!c.live && !is_terminal(c.state)) {
-      stop_waiting(c, now);
-      complete_waiters(c);
-    }
-  }
+  group_.active = false;
   shutdown_cursor_ = last_;
   shutdown_next(now);
 }
 
+void supervisor_machine::take_turn(child& c, time_point now) {
+  // §13.28: the child's turn in the stop sequence: its on_shutdown hook, then its stop.
+  c.had_turn = true;
+  if (c.policy->has_on_shutdown) {
+    actions_.emplace_back(run_shutdown_hook{c.id, stop_limit(c, now)});
+  }
+  if (!c.live) {
+    stop_waiting(c, now);
+    complete_waiters(c);
+    return;
+  }
+  if (c.stopping == stop_cause::none) {
+    request_stop(c, stop_cause::shutdown, now);
+  } else if (c.stopping != stop_cause::stop && c.stopping != stop_cause::remove) {
+    c.stopping = stop_cause::shutdown;  // already stopping (a restart, a timeout): it stays down
+  }
+}
+
+duration supervisor_machine::stop_limit(const child& c, time_point now) const {
+  duration limit = c.policy->shutdown;
+  if (phase_ == phase::shutting_down && grace_deadline_ != time_point::max()) {
+    limit = std::min(limit, std::max(duration::zero(), grace_deadline_ - now));
+  }
+  return limit;
+}
+
 void supervisor_machine::shutdown_next(time_point now) {
   if (phase_ != phase::shutting_down) return;
-  // Stop live children one at a time in reverse start order: the next only after the previous
-  // has ended (or was forced).
+  // One child at a time in reverse start order (dependents come after their dependencies in
+  // start order): the next one's turn comes only after the previous one has ended or was
+  // forced. A child that is not running at its turn is stopped at once.
   while (shutdown_cursor_ != no_child) {
     child& c = *get(shutdown_cursor_);
-    if (c.live) {
-      if (c.stopping == stop_cause::none)
-        request_stop(c, stop_cause::shutdown, now);
-      else if (c.stopping != stop_cause::stop && c.stopping != stop_cause::remove) {
-        c.stopping = stop_cause::shutdown;
-      }
-      return;
-    }
+    if (!c.had_turn && !is_terminal(c.state)) take_turn(c, now);
+    if (c.live) return;
     shutdown_cursor_ = c.prev;
   }
   // Children that were already stopping before the cursor passed them must end too.
-  for (child_id id = first_; id != no_child; id = get(id)->next) {
-    if (get(id)->live) return;
-  }
-  end(now);
+  if (running_ == 0) end(now);
 }
 
 void supervisor_machine::end(time_point now) {

@@ -1139,8 +1139,10 @@ TEST(machine, shutdown_stops_children_one_at_a_time_in_reverse_start_order) {
 }
 
 TEST(machine, shutdown_ends_backing_off_children_without_another_attempt) {
-  // Proves waiting children (backing off, paused) end stopped at once at shutdown, get no stop
-  // request and no further attempt, while the live one is stopped.
+  // Proves waiting children (backing off, paused) get no stop request and no further attempt:
+  // each ends stopped at its turn (§13.28: c at once, a only after b, started after it, has
+  // ended), and a's restart timer, due meanwhile, starts nothing. (Before on_shutdown hooks
+  // followed the stop order, waiting children all ended when the shutdown began.)
   driver d;
   d.add("a");
   d.add("b");
@@ -1151,10 +1153,13 @@ TEST(machine, shutdown_ends_backing_off_children_without_another_attempt) {
   ASSERT_EQ(d.state("c"), child_state::paused);
   d.clear();
   d.shutdown();
-  EXPECT_EQ(d.final("a")->status, final_status::stopped);
   EXPECT_EQ(d.final("c")->status, final_status::stopped);
+  EXPECT_FALSE(d.final("a"));
   EXPECT_EQ(d.stopped_names(), (std::vector<std::string>{"b"}));
+  d.advance(1s);  // a's back-off (100 ms) is over: it must not start
+  EXPECT_TRUE(d.starts.empty());
   d.succeed("b");
+  EXPECT_EQ(d.final("a")->status, final_status::stopped);
   d.advance(1h);
   EXPECT_TRUE(d.starts.empty());
   ASSERT_EQ(d.ended.size(), 1u);

@@ -42,6 +42,7 @@ struct driver {
   std::vector<command_done> done;
   std::vector<child_erased> erased;
   std::vector<supervisor_result> ended;
+  std::vector<run_shutdown_hook> hooks;
   std::vector<std::string> log;               // every action in order, e.g. "start a#2", "stop b"
   std::map<child_id, start_attempt> current;  // the last start of each child
   std::map<child_id, std::string> names;
@@ -94,6 +95,9 @@ struct driver {
             } else if constexpr (std::is_same_v<T, child_erased>) {
               erased.push_back(x);
               log.push_back("erased " + name_of(x.id));
+            } else if constexpr (std::is_same_v<T, run_shutdown_hook>) {
+              hooks.push_back(x);
+              log.push_back("shutdown_hook " + name_of(x.id));
             } else if constexpr (std::is_same_v<T, supervisor_ended>) {
               ended.push_back(x.result);
               log.push_back("ended");
@@ -209,6 +213,7 @@ struct driver {
     done.clear();
     erased.clear();
     ended.clear();
+    hooks.clear();
     log.clear();
   }
 };

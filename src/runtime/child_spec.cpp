@@ -44,6 +44,7 @@ core::child_policy resolve_policy(const child_spec& s, const child_defaults& d) 
   p.remove_on_exit = s.retention == retention::remove_on_exit;
   p.has_setup = static_cast<bool>(s.setup);
   p.has_should_restart = static_cast<bool>(s.should_restart);
+  p.has_on_shutdown = static_cast<bool>(s.on_shutdown);
   core::validate(p);
   return p;
 }

@@ -31,7 +31,6 @@ struct child_hooks {
   /// a time, in the order they were asked for.
   boost::asio::strand<boost::asio::any_io_executor> strand;
   std::shared_ptr<const std::string> path;
-  duration shutdown_timeout{};
   std::shared_ptr<event_bus> bus;
   vigil::clock* clk = nullptr;
 

@@ -350,6 +350,49 @@ TEST_F(hooks_test, on_shutdown_runs_for_live_children_and_the_end_waits_for_it) 
   EXPECT_EQ(log, (std::vector<std::string>{"on_shutdown live", "cleanup live", "ended"}));
 }
 
+TEST_F(hooks_test, on_shutdown_hooks_run_at_each_childs_turn_in_reverse_start_order) {
+  // §13.28: a, b, c ignore their stop (each is forced after its 1 s shutdown timeout). Each
+  // on_shutdown runs at its child's turn, just before its stop: c's at 0, b's only once c's
+  // attempt has ended (forced at 1 s), a's at 2 s — not all three when the shutdown begins.
+  // A child backing off at its turn (d, added first) gets its hook last, at 3 s.
+  make();
+  const auto t0 = vr.clock.now();
+  const auto at = [&] {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(vr.clock.now() - t0).count());
+  };
+  vigil::child_spec d{
+      .name = "d", .task = failing_until(log, 100), .backoff = vigil::backoff::constant(1h)};
+  d.on_shutdown = [&] { log.push_back("hook d @" + at()); };
+  ASSERT_FALSE(add(std::move(d)));
+  for (const char* name : {"a", "b", "c"}) {
+    vigil::child_spec s{
+        .name = name,
+        .task = [](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+          co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+          co_await ctx.sleep(1h);
+          co_return vigil::success();
+        },
+        .shutdown = 1s};
+    s.on_shutdown = [&, name] { log.push_back(std::string("hook ") + name + " @" + at()); };
+    ASSERT_FALSE(add(std::move(s)));
+  }
+  log.clear();
+  bool ended = false;
+  sup->async_wait([&](std::error_code, vigil::supervisor_result) { ended = true; });
+  sup->shutdown();
+  settle();
+  EXPECT_EQ(log, (std::vector<std::string>{"hook c @0"}));
+  run_for(999ms);
+  EXPECT_EQ(log, (std::vector<std::string>{"hook c @0"}));
+  run_for(1ms);
+  EXPECT_EQ(log, (std::vector<std::string>{"hook c @0", "hook b @1000"}));
+  run_for(2s);
+  EXPECT_EQ(
+      log, (std::vector<std::string>{"hook c @0", "hook b @1000", "hook a @2000", "hook d @3000"}));
+  EXPECT_TRUE(ended);
+}
+
 TEST_F(hooks_test, on_shutdown_is_bounded_by_the_child_shutdown_timeout_and_the_grace) {
   // A coroutine on_shutdown that never finishes: the end waits for it only min(shutdown 2 s,
   // grace 30 s); then the hook is cancelled and the supervisor ends. With grace 1 s the bound

@@ -205,7 +205,6 @@ void supervisor_impl::install(core::child_id id, prepared_child&& p,
   slot.strand = next_child_strand();
   if (p.hooks) {
     p.hooks->path = machine_.path_of(id);
-    p.hooks->shutdown_timeout = p.policy->shutdown;
     p.hooks->bus = bus_;
     p.hooks->clk = &clock_;
     slot.hooks = std::move(p.hooks);
@@ -605,11 +604,7 @@ void supervisor_impl::pump() {
     bool& flag;
     ~reset() { flag = false; }
   } guard{pumping_};
-  while (auto a = machine_.next_action()) {
-    if (!shutdown_hooks_run_ && machine_.shutting_down()) run_shutdown_hooks();
-    std::visit([this](auto& x) { perform(x); }, *a);
-  }
-  if (!shutdown_hooks_run_ && machine_.shutting_down()) run_shutdown_hooks();
+  while (auto a = machine_.next_action()) std::visit([this](auto& x) { perform(x); }, *a);
   if (!machine_.ended()) arm_timer();
 }
 
@@ -914,41 +909,36 @@ struct shutdown_hook_job {
 };
 }  // namespace
 
-void supervisor_impl::run_shutdown_hooks() {
-  // §11, §13.19: on_shutdown for every child not terminal when the shutdown began; the end
-  // waits for each at most min(its shutdown timeout, the grace), then cancels a coroutine
-  // hook and stops waiting for a plain one.
-  shutdown_hooks_run_ = true;
-  const auto now = clock_.now();
-  for (core::child_id id = 0; id < slots_.size(); ++id) {
-    const auto h = slots_[id].hooks;
-    if (!h || !h->on_shutdown || machine_.final_of(id)) continue;
-    ++hook_jobs_;
-    auto job = std::make_shared<shutdown_hook_job>();
-    const auto at = core::saturating_add(now, std::min(h->shutdown_timeout, opts_.grace));
-    spawn_later(h->strand, invoke(h, h->on_shutdown),
-                asio::bind_cancellation_slot(job->hook_cancel.slot(), [self = shared_from_this(), h,
-                                                                       job](std::exception_ptr e) {
-                  if (e && !job->timed_out.load()) report_hook_failure(*h, "on_shutdown", e);
-                  asio::post(self->strand_, [self, job] {
-                    if (job->done) return;
-                    job->done = true;
-                    job->timer_cancel.emit(asio::cancellation_type::all);
-                    self->hook_job_done();
-                  });
-                }));
-    clock_.async_wait_until(strand_, at, job->timer_cancel.slot(),
-                            asio::bind_executor(strand_, [self = shared_from_this(), h,
-                                                          job](boost::system::error_code ec) {
-                              if (ec || job->done) return;
-                              job->done = true;
-                              job->timed_out.store(true);
-                              asio::post(h->strand, [job] {
-                                job->hook_cancel.emit(asio::cancellation_type::terminal);
-                              });
-                              self->hook_job_done();
-                            }));
-  }
+void supervisor_impl::perform(core::run_shutdown_hook& a) {
+  // §11, §13.19, §13.28: the machine asks at the child's turn in the stop sequence, just
+  // before its stop. The end waits for the hook at most `a.limit` (min(its shutdown timeout,
+  // the remaining grace)), then cancels a coroutine hook and stops waiting for a plain one.
+  const auto h = slots_[a.id].hooks;
+  if (!h || !h->on_shutdown) return;
+  ++hook_jobs_;
+  auto job = std::make_shared<shutdown_hook_job>();
+  const auto at = core::saturating_add(clock_.now(), a.limit);
+  spawn_later(h->strand, invoke(h, h->on_shutdown),
+              asio::bind_cancellation_slot(job->hook_cancel.slot(), [self = shared_from_this(), h,
+                                                                     job](std::exception_ptr e) {
+                if (e && !job->timed_out.load()) report_hook_failure(*h, "on_shutdown", e);
+                asio::post(self->strand_, [self, job] {
+                  if (job->done) return;
+                  job->done = true;
+                  job->timer_cancel.emit(asio::cancellation_type::all);
+                  self->hook_job_done();
+                });
+              }));
+  clock_.async_wait_until(
+      strand_, at, job->timer_cancel.slot(),
+      asio::bind_executor(strand_, [self = shared_from_this(), h,
+                                    job](boost::system::error_code ec) {
+        if (ec || job->done) return;
+        job->done = true;
+        job->timed_out.store(true);
+        asio::post(h->strand, [job] { job->hook_cancel.emit(asio::cancellation_type::terminal); });
+        self->hook_job_done();
+      }));
 }
 
 void supervisor_impl::hook_job_done() {

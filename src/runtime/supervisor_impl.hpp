@@ -183,7 +183,6 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   void confirm_started(core::child_id id, std::uint64_t gen);
   void report_run_time_children_removed();
   void after_exit(core::child_id id);
-  void run_shutdown_hooks();
   void hook_job_done();
 
   void run_command(detail::command c, const std::string& name, command_reply r, until u);
@@ -200,6 +199,7 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   void perform(core::supervisor_ended& a);
   void perform(core::run_setup& a);
   void perform(core::ask_should_restart& a);
+  void perform(core::run_shutdown_hook& a);
   void arm_timer();
   void on_timer(const std::shared_ptr<boost::asio::cancellation_signal>& sig);
   void cancel_timer();
@@ -235,7 +235,6 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   bool pumping_ = false;  // inside pump(): an exit arriving now must not re-enter it
   bool drained_ = false;
   bool draining_ = false;
-  bool shutdown_hooks_run_ = false;
   bool drain_ready_ = false;  // subscribers drained (or their deadline passed)
   // cleanup and on_shutdown hooks and the reaping of abandoned processes: the end waits for them
   std::uint32_t hook_jobs_ = 0;

@@ -57,6 +57,8 @@ void simulator::drain() {
             } else if constexpr (std::is_same_v<T, run_setup> ||
                                  std::is_same_v<T, ask_should_restart>) {
               answers_.emplace_back(x);
+            } else if constexpr (std::is_same_v<T, run_shutdown_hook>) {
+              log_.push_back("shutdown_hook " + name_of(x.id));
             } else if constexpr (std::is_same_v<T, supervisor_ended>) {
               result_ = x.result;
               log_.push_back("ended " + std::string(to_string(x.result.reason)));

@@ -144,6 +144,14 @@ struct ask_should_restart {
   std::uint64_t generation;
   outcome last;
 };
+/// The child's turn in the shutdown has come (§13.28): run its on_shutdown hook now, off the
+/// supervisor's strand, for at most `limit` (its stop's bound: min(its shutdown timeout, the
+/// remaining grace)). Emitted only for children whose policy has_on_shutdown, just before their
+/// stop is requested; nothing waits for the hook's answer.
+struct run_shutdown_hook {
+  child_id id;
+  duration limit;
+};
 /// Publish an event to subscribers (seq and wall time are assigned by the shell).
 struct publish_event {
   event ev;
@@ -169,7 +177,7 @@ struct supervisor_ended {
 
 using action = std::variant<start_attempt, stop_attempt, abandon_attempt, check_heartbeat,
                             publish_event, child_finished, child_erased, command_done,
-                            supervisor_ended, run_setup, ask_should_restart>;
+                            supervisor_ended, run_setup, ask_should_restart, run_shutdown_hook>;
 
 /// The decision logic of one supervisor. Pure: no clocks, threads or I/O; time and randomness
 /// are arguments. Not thread-safe: the shell owns it on one strand. Every input is validated
@@ -327,6 +335,8 @@ class supervisor_machine {
   void erase(child& c, time_point now);
   void complete_waiters(child& c, std::error_code ec = {});
   void shutdown_next(time_point now);
+  void take_turn(child& c, time_point now);
+  duration stop_limit(const child& c, time_point now) const;
   // Strategies and dependencies (§5).
   bool deps_satisfied(const child& c) const;
   bool satisfies_dependents(const child& c) const;

@@ -107,6 +107,7 @@ struct child_policy {
   bool remove_on_exit = false;      ///< retention: delete the child once it is terminal
   bool has_setup = false;           ///< a setup step runs once before the first attempt
   bool has_should_restart = false;  ///< ask should_restart before each automatic restart
+  bool has_on_shutdown = false;     ///< run_shutdown_hook at the child's turn in the shutdown
 };
 
 /// Rejects negative durations with vigil::error(invalid_argument) naming the field.

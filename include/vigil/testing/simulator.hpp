@@ -66,7 +66,8 @@ class simulator {
   core::time_point now() const noexcept { return now_; }
   /// Every event in emission order.
   const std::vector<core::event>& events() const noexcept { return events_; }
-  /// Every action as a line: "start a#2", "stop b", "abandon c", "finished a completed", …
+  /// Every action as a line: "start a#2", "stop b", "abandon c", "finished a completed",
+  /// "shutdown_hook a" (run_shutdown_hook), …
   const std::vector<std::string>& log() const noexcept { return log_; }
   /// Names of children with a live attempt.
   std::set<std::string> live() const;

@@ -68,7 +68,7 @@ TEST(diagnostics, each_command_fills_the_message_on_failure_and_empties_it_on_su
   vr.sup->async_add(std::move(twice), diag, record);
   vr.settle();
   ASSERT_EQ(got, vigil::errc::already_exists);
-  EXPECT_TRUE(contains(diag.message(), "'b' appears twice")) << diag.message();
+  EXPECT_TRUE(contains(diag.message(), "names 'b' twice")) << diag.message();
 
   got.reset();
   vr.sup->async_pause("nope", diag, record);

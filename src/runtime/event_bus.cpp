@@ -168,11 +168,14 @@ void event_bus::deliver_queued() {
     s->busy = true;
     s->deliverer = std::this_thread::get_id();
     s->batch.swap(s->queue);
-    // This batch may block in its handler: if other subscribers are waiting and no other job
-    // is running to take them, make sure one comes even if this job never returns. Usually
-    // this job gets to them first and the helper finds nothing to do.
+    // This batch may block in its handler, and so may every other job that is inside one
+    // now: if other subscribers are waiting, make sure a job comes for them even if none of
+    // those ever returns (it runs as soon as the executor has a free thread). Every job that
+    // is not inside a handler is in this loop, which rescans after each batch, so only jobs
+    // about to enter a handler need to do this. Often this job gets to them first and the
+    // helper finds nothing to do; at most one job is ever waiting to start.
     bool helper = false;
-    if (!job_posted_ && delivering_ == 0) {
+    if (!job_posted_) {
       for (const auto& o : subs_) {
         if (!o->busy && !o->queue.empty()) {
           helper = true;
@@ -181,12 +184,10 @@ void event_bus::deliver_queued() {
         }
       }
     }
-    ++delivering_;
     lock.unlock();
     if (helper) post_delivery();
     deliver_batch(*s);
     lock.lock();
-    --delivering_;
     s->busy = false;
     batch_done_.notify_all();
     recycle(s->dead);

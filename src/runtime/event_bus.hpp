@@ -1,8 +1,7 @@
 // Internal: the event bus of one supervisor tree. Publishing never blocks and never runs user
 // code; delivery jobs on the executor drain the subscribers' bounded queues, one batch of one
-// subscriber at a time, so a blocked subscriber holds up neither the publisher nor the others
-// (while another executor thread is free; with several blocked at once, the others' queued
-// events may wait for the next publish).
+// subscriber at a time, so blocked subscribers, however many, hold up neither the publisher
+// nor the others while the executor has a free thread.
 #pragma once
 
 #include <atomic>
@@ -100,12 +99,12 @@ class event_bus : public std::enable_shared_from_this<event_bus> {
   std::function<void()> idle_fn_;
   std::atomic<bool> idle_wanted_{false};  // idle_fn_ is set; written under m_
   std::vector<std::function<void(bool)>> listeners_;
-  std::vector<event_node*> free_;  // delivered nodes kept for reuse, a bounded number
-  // A delivery job is posted and has not started yet. Once started, a job may be stuck in a
-  // blocked subscriber, so new events for other subscribers post a new job.
+  std::vector<event_node*> free_;       // delivered nodes kept for reuse, a bounded number
   std::condition_variable batch_done_;  // a subscriber's busy flag cleared (for unsubscribe)
+  // A delivery job is posted and has not started yet. Once started, a job may be stuck in a
+  // blocked subscriber, so new events for other subscribers post a new job, and so does a job
+  // entering a handler while other subscribers wait.
   bool job_posted_ = false;
-  std::size_t delivering_ = 0;  // batches out in handlers right now
 };
 
 }  // namespace vigil::detail

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -23,13 +24,13 @@ using vigil::detail::event_bus;
 
 constexpr auto patience = 30s;  // a generous bound for waits that must end far sooner
 
-// An io_context run by two threads until the fixture ends.
+// An io_context run by `n` threads (default two) until the fixture ends.
 struct two_threads {
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{io.get_executor()};
   std::vector<std::thread> threads;
-  two_threads() {
-    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
+  explicit two_threads(int n = 2) {
+    for (int i = 0; i < n; ++i) threads.emplace_back([this] { io.run(); });
   }
   ~two_threads() {
     work.reset();
@@ -135,6 +136,69 @@ TEST(event_bus, a_blocked_subscriber_holds_up_neither_publishing_nor_the_other_s
   EXPECT_EQ(slow.snapshot(), fast.snapshot());
   bus->unsubscribe(s1.get());
   bus->unsubscribe(s2.get());
+}
+
+// Two subscribers block inside their first event on executor `ex` (at least four threads):
+// the third still receives that event with nothing published after it, then 100 more while
+// both stay blocked; once released, the blocked ones get everything in seq order.
+void two_blocked_subscribers_do_not_starve_a_third(const asio::any_io_executor& ex) {
+  gate blocker;
+  gate entered1;
+  gate entered2;
+  std::atomic<bool> blocked1{false};
+  std::atomic<bool> blocked2{false};
+  counter c1;
+  counter c2;
+  counter c3;
+  open_on_exit opener{blocker};
+  auto bus = std::make_shared<event_bus>(ex);
+  const auto blocking = [&blocker](std::atomic<bool>& flag, gate& entered, counter& c) {
+    return [&](const vigil::event& e) {
+      if (!flag.exchange(true)) {
+        entered.release();
+        blocker.wait();
+      }
+      c.add(e);
+    };
+  };
+  auto s1 = bus->subscribe(blocking(blocked1, entered1, c1), {});
+  auto s2 = bus->subscribe(blocking(blocked2, entered2, c2), {});
+  auto s3 = bus->subscribe([&](const vigil::event& e) { c3.add(e); }, {});
+  bus->publish(make());
+  ASSERT_TRUE(entered1.wait());
+  ASSERT_TRUE(entered2.wait());
+  // Both are blocked and nothing else is published: the third must get the event anyway.
+  ASSERT_TRUE(c3.wait_for_count(1));
+  for (int i = 1; i < 101; ++i) bus->publish(make());
+  ASSERT_TRUE(c3.wait_for_count(101));
+  EXPECT_EQ(c1.snapshot().size(), 0u);
+  EXPECT_EQ(c2.snapshot().size(), 0u);
+  blocker.release();
+  ASSERT_TRUE(c1.wait_for_count(101));
+  ASSERT_TRUE(c2.wait_for_count(101));
+  EXPECT_TRUE(strictly_increasing(c3.snapshot()));
+  EXPECT_EQ(c1.snapshot(), c3.snapshot());
+  EXPECT_EQ(c2.snapshot(), c3.snapshot());
+  std::promise<void> idle;
+  bus->notify_when_idle([&] { idle.set_value(); });
+  EXPECT_EQ(idle.get_future().wait_for(patience), std::future_status::ready);
+  bus->unsubscribe(s1.get());
+  bus->unsubscribe(s2.get());
+  bus->unsubscribe(s3.get());
+}
+
+TEST(event_bus, two_blocked_subscribers_do_not_starve_a_third_on_a_four_thread_io_context) {
+  // The rule of docs/handle.md with two handlers blocked at once: while a thread is free,
+  // every other subscriber gets its events without waiting for another publish.
+  two_threads rt(4);
+  two_blocked_subscribers_do_not_starve_a_third(rt.io.get_executor());
+}
+
+TEST(event_bus, two_blocked_subscribers_do_not_starve_a_third_on_a_thread_pool) {
+  // The same through the type-erased executor path (a thread_pool's executor).
+  asio::thread_pool pool(4);
+  two_blocked_subscribers_do_not_starve_a_third(pool.get_executor());
+  pool.join();
 }
 
 TEST(event_bus, unsubscribe_returns_only_once_the_handler_is_no_longer_running) {

@@ -107,6 +107,10 @@ int exit_code(const supervisor_result& r) noexcept {
   return r.ok() ? 0 : 1;
 }
 
+// Overlapping calls join (§13.15): each waits for the supervisor's one cached result. Each has
+// its own signal_set for as long as it waits; Asio delivers a signal to every set registered
+// for it, so one signal calls shutdown() once per waiting call, which is idempotent, and the
+// process handler stays installed until the last call has removed its set.
 int runtime::run(const handle& sup) {
   std::optional<asio::signal_set> signals;
   if (impl_->options.signals == signal_handling::on_run) {

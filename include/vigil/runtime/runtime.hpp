@@ -37,8 +37,12 @@ class runtime {
 
   /// Waits until `sup` has ended (SIGINT/SIGTERM start its shutdown, see runtime_options) and
   /// returns the process exit code: 0 when it ended as asked, 1 when it escalated
-  /// (intensity_exceeded, too_many_dead) and 2 when its shutdown exceeded the grace.
-  /// Throws vigil::error when signal handling cannot be installed.
+  /// (intensity_exceeded, child_exhausted, too_many_dead) and 2 when its shutdown exceeded the
+  /// grace. Calls that overlap (from several threads), or come after the shutdown began or
+  /// ended, all wait for the one end and return the same code (§13.15); each installs signal
+  /// handling only while it waits. Must not be called from a thread running the runtime's
+  /// executor (vigil::error(would_deadlock)). Throws vigil::error(invalid_argument) when signal
+  /// handling cannot be installed.
   int run(const handle& sup);
 
   /// The executor of the runtime's io_context.

@@ -1,18 +1,7 @@
-// Task adaptation and policy resolution.
+// Policy resolution.
 #include "vigil/runtime/child_spec.hpp"
 
 namespace vigil {
-
-namespace {
-boost::asio::awaitable<outcome> run_void(void_coroutine_task f, context ctx) {
-  co_await f(std::move(ctx));
-  co_return success();
-}
-}  // namespace
-
-coroutine_task task::adapt(void_coroutine_task f) {
-  return [f = std::move(f)](context ctx) { return run_void(f, std::move(ctx)); };
-}
 
 core::child_policy resolve_policy(const child_spec& s, const child_defaults& d) {
   core::child_policy p;

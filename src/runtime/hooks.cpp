@@ -113,12 +113,24 @@ asio::awaitable<std::optional<outcome>> before_attempt(std::shared_ptr<const chi
   co_return o;
 }
 
-asio::awaitable<outcome> hooked_attempt(std::shared_ptr<const child_hooks> h, coroutine_task inner,
-                                        context ctx) {
-  auto failed = co_await before_attempt(h, ctx.attempt());
+// A coroutine task behind its on_start/on_restart hooks. Being stateful, vigil::task copies it
+// into each attempt's frame (§13.27), which outlives the attempt below: hooked_attempt may
+// refer to that copy instead of copying the hooks and the inner task once more.
+struct hooked_task {
+  std::shared_ptr<const child_hooks> h;
+  coroutine_task inner;  // itself runs every attempt on a fresh copy of the user's callable
+  asio::awaitable<outcome> operator()(context ctx) const;
+};
+
+asio::awaitable<outcome> hooked_attempt(const hooked_task& t, context ctx) {
+  auto failed = co_await before_attempt(t.h, ctx.attempt());
   if (failed) co_return std::move(*failed);
-  auto aw = inner(std::move(ctx));
+  auto aw = t.inner(std::move(ctx));
   co_return co_await std::move(aw);
+}
+
+asio::awaitable<outcome> hooked_task::operator()(context ctx) const {
+  return hooked_attempt(*this, std::move(ctx));
 }
 
 }  // namespace
@@ -127,8 +139,7 @@ vigil::task with_attempt_hooks(vigil::task t, const std::shared_ptr<const child_
   if (!h || (!h->on_start && !h->on_restart)) return t;
   switch (t.kind()) {
     case task_kind::coroutine: {
-      coroutine_task inner = t.coroutine();
-      return vigil::task([h, inner](context ctx) { return hooked_attempt(h, inner, ctx); });
+      return vigil::task(hooked_task{h, t.coroutine()});
     }
     case task_kind::thread: {
       thread_task inner = t.thread_body();

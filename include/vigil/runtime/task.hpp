@@ -68,10 +68,13 @@ struct process_options {
   bool notify = false;
 };
 
-/// The factory a child calls for every attempt; it is invoked afresh each time, so state the
-/// task owns resets on restart. Copyable; copies share nothing mutable. The supervisor keeps
-/// the child's task at one address while the child exists, so a coroutine lambda may use its
-/// captures in every attempt.
+/// What a child runs on every attempt. Every attempt, of every kind, starts from the task as
+/// it was added (SEMANTICS §13.27): a coroutine callable that holds state (mutable captures,
+/// members) is copied for each attempt, and that copy lives as long as the attempt's coroutine;
+/// a thread task's callable is copied per attempt too. State meant to survive restarts is
+/// shared explicitly (a pointer, an atomic). A function pointer or an empty callable (a lambda
+/// without captures) is not copied: it costs nothing per attempt. Copyable; copies share nothing
+/// mutable.
 class task {
  public:
   /// An empty task; adding a child with it fails with invalid_argument.
@@ -82,25 +85,27 @@ class task {
   task(boost::asio::awaitable<outcome> (*fn)(context))
       : kind_(task_kind::coroutine), body_(coroutine_task(fn)) {}
   /// A coroutine task from a function returning nothing (throwing is failure).
-  task(boost::asio::awaitable<void> (*fn)(context)) : task(adapt(void_coroutine_task(fn))) {}
+  task(boost::asio::awaitable<void> (*fn)(context))
+      : kind_(task_kind::coroutine), body_(each_void_attempt(fn)) {}
 
-  /// A coroutine task from any callable `awaitable<outcome>(context)`.
+  /// A coroutine task from any callable `awaitable<outcome>(context)`; a stateful one runs each
+  /// attempt on its own copy.
   template <class F>
   requires std::is_invocable_r_v<boost::asio::awaitable<outcome>, F&, context> task(F f)
-      : kind_(task_kind::coroutine), body_(coroutine_task(std::move(f))) {}
+      : kind_(task_kind::coroutine), body_(each_attempt(std::move(f))) {}
 
   /// A coroutine task from any callable `awaitable<void>(context)`: returning is success,
-  /// throwing is failure (vigil::fatal_error: fatal).
+  /// throwing is failure (vigil::fatal_error: fatal). Each attempt runs on its own copy.
   template <class F>
   requires(std::is_invocable_r_v<boost::asio::awaitable<void>, F&, context> &&
            !std::is_invocable_r_v<boost::asio::awaitable<outcome>, F&, context>) task(F f)
-      : task(adapt(void_coroutine_task(std::move(f)))) {}
+      : kind_(task_kind::coroutine), body_(each_void_attempt(std::move(f))) {}
 
-  /// What kind of task this is.
   /// A nested supervisor: each attempt runs a fresh supervisor with the declared children,
   /// named after the child; it ends when that supervisor ends (see vigil::subtree).
   task(const subtree& tree);
 
+  /// What kind of task this is.
   task_kind kind() const noexcept { return kind_; }
   /// False for an empty task.
   explicit operator bool() const noexcept {
@@ -122,7 +127,53 @@ class task {
  private:
   friend task make_thread_task(thread_task fn);
   friend task process(process_options options);
-  static coroutine_task adapt(void_coroutine_task f);
+  // One attempt on its own copy `f` of a stateful callable: the frame owns the copy, so what a
+  // coroutine lambda captured (its frame reaches it through `this`) lives as long as the attempt.
+  template <class F>
+  static boost::asio::awaitable<outcome> run_copy(F f, context ctx) {
+    // Named first: GCC 12 mishandles temporaries built inside a co_await expression.
+    auto aw = std::invoke(f, std::move(ctx));
+    co_return co_await std::move(aw);
+  }
+  // The same for a task returning nothing: returning is success.
+  template <class F>
+  static boost::asio::awaitable<outcome> run_void_copy(F f, context ctx) {
+    auto aw = std::invoke(f, std::move(ctx));
+    co_await std::move(aw);
+    co_return success();
+  }
+  // Decided where F is known: an empty callable has no state to reset and is called in place;
+  // any other is copied into each attempt's frame (one more coroutine frame per attempt).
+  template <class F>
+  static coroutine_task each_attempt(F f) {
+    if constexpr (std::is_empty_v<F>) {
+      return coroutine_task(std::move(f));
+    } else {
+      if (is_null(f)) return {};
+      return [f = std::move(f)](context ctx) { return run_copy(f, std::move(ctx)); };
+    }
+  }
+  // A void task needs a frame of its own anyway (to return success): the copy rides in it.
+  template <class F>
+  static coroutine_task each_void_attempt(F f) {
+    if (is_null(f)) return {};
+    return [f = std::move(f)](context ctx) { return run_void_copy(f, std::move(ctx)); };
+  }
+  template <class F>
+  struct is_function_object : std::false_type {};
+  template <class R>
+  struct is_function_object<std::function<R(context)>> : std::true_type {};
+  // An empty std::function or a null function pointer makes an empty task.
+  template <class F>
+  static bool is_null(const F& f) noexcept {
+    if constexpr (std::is_pointer_v<F>) {
+      return f == nullptr;
+    } else if constexpr (is_function_object<F>::value) {
+      return !f;
+    } else {
+      return false;
+    }
+  }
   static bool has(std::monostate) noexcept { return false; }
   template <class T>
   static bool has(const T& b) noexcept {

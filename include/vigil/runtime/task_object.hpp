@@ -25,17 +25,13 @@ concept task_class = std::copy_constructible<T> &&(
     });
 
 namespace detail {
+/// Runs `run` on the object it holds. vigil::task copies a stateful callable into every attempt
+/// (§13.27), so each attempt runs on a fresh copy of the object; an empty class is not copied.
 template <class T>
-boost::asio::awaitable<outcome> run_object(std::shared_ptr<T> obj, context ctx) {
-  // Named first: GCC 12 mishandles temporaries built inside a co_await expression.
-  auto aw = obj->run(std::move(ctx));
-  if constexpr (std::is_same_v<decltype(aw), boost::asio::awaitable<void>>) {
-    co_await std::move(aw);
-    co_return success();
-  } else {
-    co_return co_await std::move(aw);
-  }
-}
+struct object_runner {
+  [[no_unique_address]] T object;
+  auto operator()(context ctx) { return object.run(std::move(ctx)); }
+};
 }  // namespace detail
 
 /// `spec` with its task and hooks taken from `prototype`: every attempt runs `run(ctx)` on a
@@ -50,11 +46,8 @@ boost::asio::awaitable<outcome> run_object(std::shared_ptr<T> obj, context ctx) 
 /// `h.add(vigil::task_object({.name = "indexer", .restart = vigil::restart::always}, indexer{}))`
 template <task_class T>
 child_spec task_object(child_spec spec, T prototype) {
-  auto proto = std::make_shared<const T>(std::move(prototype));
-  spec.task = task([proto](context ctx) {
-    return detail::run_object(std::make_shared<T>(*proto), std::move(ctx));
-  });
-  auto o = std::make_shared<T>(*proto);
+  auto o = std::make_shared<T>(prototype);
+  spec.task = task(detail::object_runner<T>{std::move(prototype)});
   if constexpr (requires(T & t) { t.setup(); }) {
     if (!spec.setup) spec.setup = [o] { return o->setup(); };
   }

@@ -205,15 +205,33 @@ asio::awaitable<vigil::outcome> fail_by_throw(restart_counter* c) {
 
 enum class fail_mode : std::uint8_t { value, exception };
 
-vigil::task failing_task(restart_counter* c, fail_mode mode) {
-  if (mode == fail_mode::value) return [c](vigil::context) { return fail_by_value(c); };
-  return [c](vigil::context) { return fail_by_throw(c); };
+// Whether the task callable holds state. Every attempt runs on a fresh copy of a stateful one
+// (one copy and one coroutine frame more per attempt, SEMANTICS §13.27); an empty one (a lambda
+// without captures) is called in place.
+enum class task_shape : std::uint8_t { stateless, stateful };
+
+// The counter of the measurement under way, for the stateless tasks (which capture nothing).
+// Set before the runtime starts, so its threads see it.
+restart_counter* current_counter = nullptr;
+
+vigil::task failing_task(restart_counter* c, fail_mode mode,
+                         task_shape shape = task_shape::stateless) {
+  if (shape == task_shape::stateful) {
+    if (mode == fail_mode::value) return [c](vigil::context) { return fail_by_value(c); };
+    return [c](vigil::context) { return fail_by_throw(c); };
+  }
+  current_counter = c;
+  if (mode == fail_mode::value) {
+    return [](vigil::context) { return fail_by_value(current_counter); };
+  }
+  return [](vigil::context) { return fail_by_throw(current_counter); };
 }
 
 // vigil: `children` children under one supervisor on a runtime of `threads` threads, each failing
 // at once; the rate of restarts between attempt `warmup` and attempt `warmup + restarts`.
 double vigil_restart_rate(std::size_t threads, std::size_t children, std::uint64_t warmup,
-                          std::uint64_t restarts, fail_mode mode) {
+                          std::uint64_t restarts, fail_mode mode,
+                          task_shape shape = task_shape::stateless) {
   restart_counter c;
   c.first = warmup;
   c.last = warmup + restarts;
@@ -221,7 +239,7 @@ double vigil_restart_rate(std::size_t threads, std::size_t children, std::uint64
   vigil::supervisor sup{rt, never_trips("bench")};
   for (std::size_t i = 0; i < children; ++i) {
     sup.add({.name = "c" + std::to_string(i),
-             .task = failing_task(&c, mode),
+             .task = failing_task(&c, mode, shape),
              .backoff = vigil::backoff::constant(0s)});
   }
   const bool ok = c.done.wait_for(safety_timeout);
@@ -288,6 +306,19 @@ void restart_scenarios() {
       note("restart_serial with threads=2: vigil " + number(vigil2) + ", asio-bare " +
            number(bare2) + " restarts_per_s");
     }
+  }
+  if (wanted("restart_serial_stateful")) {
+    note(
+        "restart_serial_stateful: as restart_serial, but the task lambda captures the counter, so "
+        "every attempt runs on its own copy of it (restart_serial's captures nothing: called in "
+        "place)");
+    line("restart_serial_stateful", "vigil",
+         measure("vigil",
+                 [&] {
+                   return vigil_restart_rate(1, 1, serial_warmup, serial, fail_mode::value,
+                                             task_shape::stateful);
+                 }),
+         "restarts_per_s");
   }
   if (wanted("restart_serial_throw")) {
     note("restart_serial_throw: as restart_serial, the attempt throws std::runtime_error");
@@ -811,16 +842,17 @@ void process_scenario() {
 // ------------------------------------------------------------------ main
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: vigil_bench [--big] [--reps N] [--scale D] [--only s1,s2,...] [--system S]\n"
-               "  --big      also spawn_1m_time and mem_per_child_1m (1,000,000 children)\n"
-               "  --reps N   repetitions per figure, median reported (default 3)\n"
-               "  --scale D  divide every count by D (quick or profiling runs; not comparable)\n"
-               "  --only     restart_serial, restart_serial_throw, restart_parallel,\n"
-               "             restart_latency, spawn_100k, spawn_1m, one_for_all_1000,\n"
-               "             hang_detect_over_timeout, event_throughput, thread_restart,\n"
-               "             process_restart\n"
-               "  --system S only the figures of system S (vigil, asio-bare, ...; profiling)\n");
+  std::fprintf(
+      stderr,
+      "usage: vigil_bench [--big] [--reps N] [--scale D] [--only s1,s2,...] [--system S]\n"
+      "  --big      also spawn_1m_time and mem_per_child_1m (1,000,000 children)\n"
+      "  --reps N   repetitions per figure, median reported (default 3)\n"
+      "  --scale D  divide every count by D (quick or profiling runs; not comparable)\n"
+      "  --only     restart_serial, restart_serial_stateful, restart_serial_throw,\n"
+      "             restart_parallel, restart_latency, spawn_100k, spawn_1m, one_for_all_1000,\n"
+      "             hang_detect_over_timeout, event_throughput, thread_restart,\n"
+      "             process_restart\n"
+      "  --system S only the figures of system S (vigil, asio-bare, ...; profiling)\n");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -171,12 +172,26 @@ void wait_or_park(detail::attempt_state* st, core::time_point at, bool stop_is_s
       });
 }
 
+// Waits until the attempt is asked to stop, then ends the stop's cancellation of the awaiting
+// coroutine stack (see wind_down()), so that the tidy-up after it can co_await. A coroutine of
+// its own (one more frame per call) because the reset must follow the wait.
+asio::awaitable<void> stopped_then_wind_down(detail::attempt_state* st) {
+  // The initiation captures only trivially destructible values: GCC 12 destroys a shared_ptr
+  // captured there twice when async_initiate runs through use_awaitable. The state stays alive
+  // because the caller's context (in the awaiting frame) owns it. Named first: GCC 12
+  // mishandles temporaries built inside a co_await expression.
+  auto wait = asio::async_initiate<const asio::use_awaitable_t<>&, void(boost::system::error_code)>(
+      [st](auto handler) { wait_or_park(st, core::time_point::max(), true, std::move(handler)); },
+      asio::use_awaitable);
+  co_await std::move(wait);
+  co_await asio::this_coro::reset_cancellation_state(
+      detail::wind_down_filter{st->stop.stop_requested()});
+}
+
 }  // namespace
 
-// Neither is a coroutine: each returns the awaitable of one asynchronous operation, so a wait
-// costs one small frame. The initiations capture only trivially destructible values: GCC 12
-// destroys a shared_ptr captured there twice when async_initiate runs through use_awaitable.
-// The state stays alive because the caller's context (in the awaiting frame) owns it.
+// Not a coroutine: it returns the awaitable of one asynchronous operation, so a wait costs one
+// small frame. The initiation captures only trivially destructible values (see above).
 asio::awaitable<void> context::sleep(duration d) const {
   detail::attempt_state* st = state_.get();
   const core::time_point at =
@@ -187,10 +202,16 @@ asio::awaitable<void> context::sleep(duration d) const {
 }
 
 asio::awaitable<void> context::stopped() const {
-  detail::attempt_state* st = state_.get();
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(boost::system::error_code)>(
-      [st](auto handler) { wait_or_park(st, core::time_point::max(), true, std::move(handler)); },
-      asio::use_awaitable);
+  return stopped_then_wind_down(state_.get());
+}
+
+// A stop requests the stop source at once and emits the coroutine's cancellation later, on the
+// attempt's strand: a wind-down between the two must not be cancelled by that late signal,
+// hence the filter (the supervisor's stop is the only signal on this slot, and it comes once).
+asio::this_coro::reset_cancellation_state_1_t<detail::wind_down_filter> context::wind_down()
+    const noexcept {
+  return asio::this_coro::reset_cancellation_state(
+      detail::wind_down_filter{state_->stop.stop_requested()});
 }
 
 asio::any_io_executor context::executor() const noexcept {

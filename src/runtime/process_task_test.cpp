@@ -166,6 +166,24 @@ TEST_F(process_tasks, stop_sends_sigterm_to_the_process_group) {
   EXPECT_EQ(st.final->last.kind, vigil::outcome_kind::cancelled);
 }
 
+TEST_F(process_tasks, a_process_says_goodbye_on_sigterm_within_the_shutdown_timeout) {
+  // §13.30 for processes: the script traps TERM, writes a goodbye line and exits; the line is
+  // captured (process_output) and the child ends stopped, not forced, without stop_timed_out.
+  sup.add({.name = "polite",
+           .task = sh("trap 'echo goodbye; exit 0' TERM; echo up; while :; do sleep 0.05; done"),
+           .shutdown = 5s});
+  ASSERT_TRUE(eventually([&] { return lines(rec, "root/polite", 1).size() == 1; }));
+  sup.stop("polite");
+  const auto st = sup.status("polite");
+  EXPECT_EQ(st.state, vigil::child_state::stopped);
+  ASSERT_TRUE(st.final.has_value());
+  EXPECT_FALSE(st.final->forced);
+  EXPECT_EQ(st.final->last.kind, vigil::outcome_kind::cancelled);
+  ASSERT_TRUE(recorded(rec, vigil::event_kind::attempt_cancelled, "root/polite"));
+  EXPECT_EQ(lines(rec, "root/polite", 1), (std::vector<std::string>{"up", "goodbye"}));
+  EXPECT_EQ(rec.count(vigil::event_kind::stop_timed_out, "root/polite"), 0u);
+}
+
 TEST_F(process_tasks, a_process_ignoring_sigterm_gets_sigkill_after_the_shutdown_timeout) {
   // The script traps TERM and loops: after the 100 ms shutdown it is killed (stop_timed_out,
   // final forced) and then reaped: its pid disappears (a zombie would still answer kill(pid, 0)).

@@ -1,13 +1,16 @@
 // Coroutine tasks in virtual time: every attempt starts from a fresh copy of the task as it was
-// added (SEMANTICS §1, §13.27), and that copy lives as long as its attempt.
+// added (SEMANTICS §1, §13.27), and that copy lives as long as its attempt; after a stop a task
+// may still await its tidy-up, within its shutdown timeout (§13.30).
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -184,6 +187,212 @@ TEST_P(task_test, an_empty_callable_runs_in_place_and_a_stateful_one_is_copied_p
   EXPECT_FALSE(vigil::task(vigil::void_coroutine_task{}));
   EXPECT_EQ(vr.add({.name = "none", .task = vigil::void_coroutine_task{}}),
             vigil::errc::invalid_argument);
+}
+
+// Awaits a real timer that expires at once and a post: the tidy-up of the wind-down tests
+// (asynchronous, cancellation-aware, not vigil's).
+asio::awaitable<void> flush(std::vector<std::string>& seen, std::string what) {
+  const auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer t(ex, 0ms);
+  co_await t.async_wait(asio::use_awaitable);
+  co_await asio::post(ex, asio::use_awaitable);
+  seen.push_back(std::move(what));
+}
+
+TEST_P(task_test, after_stopped_returns_a_task_can_await_its_tidy_up) {
+  // §13.30: ctx.stopped() returns on the stop with the stop's cancellation ended, so the task
+  // awaits its flush (a timer and a post) and returns; the child ends stopped, not forced, and
+  // no stop_timed_out is emitted. ctx.sleep() after it still throws.
+  vr.start();
+  std::vector<std::string> seen;
+  ASSERT_FALSE(vr.add(
+      {.name = "buffered", .task = [&seen](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+         co_await ctx.stopped();
+         co_await flush(seen, "flushed");
+         try {
+           co_await ctx.sleep(1ms);
+           seen.push_back("slept");
+         } catch (const boost::system::system_error& e) {
+           seen.push_back(e.code() == asio::error::operation_aborted ? "sleep aborted" : "other");
+         }
+         co_await flush(seen, "flushed again");
+         co_return vigil::success();
+       }}));
+  vr.run_for(1h);
+  EXPECT_TRUE(seen.empty());
+  EXPECT_FALSE(call([&](auto h) { vr.sup->async_stop("buffered", h); }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"flushed", "sleep aborted", "flushed again"}));
+  const auto st = status("buffered");
+  EXPECT_EQ(st.state, vigil::child_state::stopped);
+  ASSERT_TRUE(st.final.has_value());
+  EXPECT_FALSE(st.final->forced);
+  EXPECT_EQ(st.final->last.kind, vigil::outcome_kind::cancelled);
+  EXPECT_EQ(vr.events->count(vigil::event_kind::stop_timed_out, "root/buffered"), 0u);
+}
+
+TEST_P(task_test, a_tidy_up_that_never_finishes_is_forced_after_the_shutdown_timeout) {
+  // The tidy-up after ctx.stopped() waits on a timer that never expires: it is not cancelled by
+  // the stop, and after the 2 s shutdown timeout the attempt is forced (stop_timed_out, final
+  // forced), exactly as a task that ignores its stop.
+  vr.start();
+  auto never = std::make_shared<asio::steady_timer>(vr.io, asio::steady_timer::time_point::max());
+  std::vector<std::string> seen;
+  ASSERT_FALSE(vr.add({.name = "slow",
+                       .task = [&seen, never](vigil::context ctx) -> asio::awaitable<void> {
+                         co_await ctx.stopped();
+                         seen.push_back("tidying");
+                         co_await never->async_wait(asio::use_awaitable);
+                         seen.push_back("tidied");
+                       },
+                       .shutdown = 2s}));
+  vr.sup->async_stop("slow", [](std::error_code) {});
+  vr.run_for(1999ms);
+  EXPECT_EQ(seen, std::vector<std::string>{"tidying"});
+  EXPECT_EQ(status("slow").state, vigil::child_state::stopping);
+  vr.run_for(1ms);
+  const auto st = status("slow");
+  EXPECT_EQ(st.state, vigil::child_state::stopped);
+  ASSERT_TRUE(st.final.has_value());
+  EXPECT_TRUE(st.final->forced);
+  EXPECT_EQ(vr.events->count(vigil::event_kind::stop_timed_out, "root/slow"), 1u);
+  never->cancel();  // the abandoned frame ends (its late result is ignored)
+  vr.settle();
+  EXPECT_EQ(seen, std::vector<std::string>{"tidying"});
+}
+
+TEST_P(task_test, a_task_that_caught_the_stop_winds_down_and_awaits_its_tidy_up) {
+  // §13.30, second pattern: the stop cancels the task's read (a timer that never expires) and
+  // the task catches it. Until it winds down, Asio refuses every co_await (even one of a plain
+  // awaitable<T>, before entering it); after co_await ctx.wind_down() its flush works and the
+  // child ends stopped, not forced.
+  vr.start();
+  auto never = std::make_shared<asio::steady_timer>(vr.io, asio::steady_timer::time_point::max());
+  std::vector<std::string> seen;
+  ASSERT_FALSE(
+      vr.add({.name = "reader",
+              .task = [&seen, never](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+                bool stopped = false;
+                try {
+                  co_await never->async_wait(asio::use_awaitable);
+                } catch (const boost::system::system_error& e) {
+                  stopped = e.code() == asio::error::operation_aborted && ctx.stop_requested();
+                }
+                if (!stopped) co_return vigil::failure("not stopped");
+                try {
+                  co_await flush(seen, "flushed too early");
+                } catch (const boost::system::system_error&) {
+                  seen.push_back("refused before the wind-down");
+                }
+                co_await ctx.wind_down();
+                co_await flush(seen, "flushed");
+                co_return vigil::success();
+              },
+              .shutdown = 2s}));
+  vr.run_for(1h);
+  EXPECT_TRUE(seen.empty());
+  EXPECT_FALSE(call([&](auto h) { vr.sup->async_stop("reader", h); }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"refused before the wind-down", "flushed"}));
+  const auto st = status("reader");
+  ASSERT_TRUE(st.final.has_value());
+  EXPECT_EQ(st.final->status, vigil::final_status::stopped);
+  EXPECT_FALSE(st.final->forced);
+  EXPECT_EQ(vr.events->count(vigil::event_kind::stop_timed_out, "root/reader"), 0u);
+}
+
+// Reads until stopped, then winds down and flushes: all inside a nested coroutine.
+asio::awaitable<void> read_then_flush(vigil::context ctx, std::vector<std::string>& seen,
+                                      std::shared_ptr<asio::steady_timer> source) {
+  boost::system::error_code ec;
+  co_await source->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_await ctx.wind_down();
+  co_await flush(seen, "inner flush");
+}
+
+TEST_P(task_test, a_wind_down_in_a_nested_coroutine_frees_the_whole_task) {
+  // The wind-down resets the cancellation state of the attempt's whole coroutine stack: after
+  // the nested coroutine that did it returns, the task's own awaits work as well.
+  vr.start();
+  auto source = std::make_shared<asio::steady_timer>(vr.io, asio::steady_timer::time_point::max());
+  std::vector<std::string> seen;
+  ASSERT_FALSE(vr.add(
+      {.name = "nested", .task = [&seen, source](vigil::context ctx) -> asio::awaitable<void> {
+         co_await read_then_flush(ctx, seen, source);
+         co_await flush(seen, "outer flush");
+       }}));
+  EXPECT_FALSE(call([&](auto h) { vr.sup->async_stop("nested", h); }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"inner flush", "outer flush"}));
+  EXPECT_FALSE(status("nested").final->forced);
+}
+
+TEST_P(task_test, a_stop_signal_still_in_flight_does_not_cancel_a_wind_down) {
+  // A stop requests the stop token at once and delivers the coroutine's cancellation signal
+  // later, on the attempt's executor. A task that sees stop_requested() in between (it yields
+  // in a loop) and winds down, by ctx.wind_down() or ctx.stopped(), must not have its flush
+  // cancelled by that late signal. Each task records that the signal had indeed not arrived
+  // when it saw the stop (the test is not vacuous).
+  vr.start();
+  std::map<std::string, std::shared_ptr<asio::steady_timer>> gates;
+  std::vector<std::string> seen;
+  const auto busy = [&](bool use_stopped) {
+    auto gate = std::make_shared<asio::steady_timer>(vr.io, asio::steady_timer::time_point::max());
+    gates[use_stopped ? "stopped" : "wind-down"] = gate;
+    return [&seen, gate, use_stopped](vigil::context ctx) -> asio::awaitable<void> {
+      boost::system::error_code ec;
+      co_await gate->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      const auto ex = co_await asio::this_coro::executor;
+      for (int i = 0; i < 1000 && !ctx.stop_requested(); ++i) {
+        co_await asio::post(ex, asio::use_awaitable);
+      }
+      const auto cs = co_await asio::this_coro::cancellation_state;
+      const std::string name(ctx.name());
+      seen.push_back(name + (cs.cancelled() == asio::cancellation_type::none ? ": signal in flight"
+                                                                             : ": signal arrived"));
+      if (use_stopped) {
+        co_await ctx.stopped();
+      } else {
+        co_await ctx.wind_down();
+      }
+      co_await flush(seen, name + ": flushed");
+    };
+  };
+  ASSERT_FALSE(vr.add({.name = "wind-down", .task = busy(false)}));
+  ASSERT_FALSE(vr.add({.name = "stopped", .task = busy(true)}));
+  for (const char* name : {"wind-down", "stopped"}) {
+    seen.clear();
+    gates[name]->cancel();
+    std::optional<std::error_code> stopped;
+    vr.sup->async_stop(name, [&](std::error_code ec) { stopped = ec; });
+    vr.settle();
+    ASSERT_TRUE(stopped.has_value());
+    EXPECT_EQ(seen, (std::vector<std::string>{std::string(name) + ": signal in flight",
+                                              std::string(name) + ": flushed"}));
+    EXPECT_FALSE(status(name).final->forced);
+  }
+}
+
+TEST_P(task_test, after_stopped_in_an_awaitable_operator_the_task_winds_down_itself) {
+  // Each branch of `a || b` runs as a coroutine of its own: stopped() winning the race ends the
+  // cancellation of its branch only, not of the task, whose next co_await still throws; a
+  // co_await ctx.wind_down() after the race lets the flush run.
+  vr.start();
+  std::vector<std::string> seen;
+  ASSERT_FALSE(
+      vr.add({.name = "raced", .task = [&seen](vigil::context ctx) -> asio::awaitable<void> {
+                using namespace asio::experimental::awaitable_operators;
+                const auto r = co_await (ctx.stopped() || ctx.sleep(1h));
+                seen.push_back(r.index() == 0 ? "stopped won" : "slept");
+                try {
+                  co_await flush(seen, "flushed too early");
+                } catch (const boost::system::system_error&) {
+                  seen.push_back("refused before the wind-down");
+                }
+                co_await ctx.wind_down();
+                co_await flush(seen, "flushed");
+              }}));
+  EXPECT_FALSE(call([&](auto h) { vr.sup->async_stop("raced", h); }));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"stopped won", "refused before the wind-down", "flushed"}));
+  EXPECT_FALSE(status("raced").final->forced);
 }
 
 INSTANTIATE_TEST_SUITE_P(strands, task_test, ::testing::Bool(),

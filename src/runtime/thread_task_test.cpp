@@ -143,6 +143,59 @@ TEST_F(thread_tasks, stop_is_delivered_through_the_stop_token) {
   EXPECT_TRUE(sup.wait().ok());
 }
 
+TEST_F(thread_tasks, a_mutable_capture_starts_every_attempt_from_its_added_value) {
+  // §13.27 for threads: the callable is copied per attempt, so a counter it captured by value
+  // is 1 in each of three attempts.
+  vigil::supervisor sup{rt, {.exit_when_idle = true}};
+  std::mutex m;
+  std::vector<int> seen;
+  sup.add({.name = "w",
+           .task = vigil::thread([&m, &seen, runs = 0](vigil::context ctx) mutable {
+             std::lock_guard lock(m);
+             seen.push_back(++runs);
+             return ctx.attempt() < 3 ? vigil::failure("again") : vigil::success();
+           }),
+           .backoff = vigil::backoff::constant(1ms)});
+  EXPECT_TRUE(sup.wait().ok());
+  std::lock_guard lock(m);
+  EXPECT_EQ(seen, (std::vector<int>{1, 1, 1}));
+}
+
+TEST_F(thread_tasks, a_thread_tidies_up_after_its_stop_within_the_shutdown_timeout) {
+  // §13.30 for threads: after its stop token the body writes its buffer out (a blocking write
+  // of 50 ms) and returns, well within the 5 s shutdown timeout: the write happened before
+  // stop() returned, and the child ends stopped, not forced, without stop_timed_out.
+  vigil::supervisor sup{rt};
+  vt::event_recorder rec{sup};
+  std::atomic<bool> running{false};
+  std::mutex m;
+  std::vector<std::string> written;
+  sup.add({.name = "writer",
+           .task = vigil::thread([&](vigil::context ctx) {
+             std::vector<std::string> buffer{"a", "b", "c"};
+             running = true;
+             wait_for_stop(ctx);
+             std::this_thread::sleep_for(50ms);  // the tidy-up: a slow blocking write
+             std::lock_guard lock(m);
+             written = std::move(buffer);
+           }),
+           .shutdown = 5s});
+  ASSERT_TRUE(eventually([&] { return running.load(); }));
+  sup.stop("writer");
+  {
+    std::lock_guard lock(m);
+    EXPECT_EQ(written, (std::vector<std::string>{"a", "b", "c"}));
+  }
+  const auto st = sup.status("writer");
+  EXPECT_EQ(st.state, vigil::child_state::stopped);
+  ASSERT_TRUE(st.final.has_value());
+  EXPECT_FALSE(st.final->forced);
+  EXPECT_EQ(st.final->last.kind, vigil::outcome_kind::cancelled);
+  sup.shutdown();
+  EXPECT_TRUE(sup.wait().ok());
+  EXPECT_EQ(rec.count(vigil::event_kind::stop_timed_out, "root/writer"), 0u);
+}
+
 TEST_F(thread_tasks, heartbeat_watchdog_stops_a_thread_that_stops_beating) {
   // Beats three times, then only waits for its stop: the watchdog ends it as unresponsive.
   vigil::supervisor sup{rt};

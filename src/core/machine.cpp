@@ -82,6 +82,7 @@ struct supervisor_machine::child {
   std::uint64_t setup_token = 0;     // the setup run in flight, or 0
   bool asking = false;               // waiting for should_restart's answer
   bool had_turn = false;             // its turn in the shutdown sequence has come
+  bool short_turn = false;           // its stop got only min_stop_turn: the grace had run out
   time_point startup_at{};           // startup_timeout deadline
 };
 
@@ -315,10 +316,13 @@ void supervisor_machine::on_deadline(time_point now) {
     deadlines_.pop_back();
     if (!deadline_valid(d)) continue;
     if (d.kind == timer_kind::grace) {
-      // The shared grace ran out: force every attempt still live, newest first.
+      // The shared grace ran out: force every attempt that was asked to stop and still runs,
+      // newest first (stuck). A child whose turn has not come is not forced now: it still gets
+      // its stop request and a short turn of its own (§13.29), as does one given a short turn.
       std::vector<child_id> live;
       for (child_id id = last_; id != no_child; id = get(id)->prev) {
-        if (get(id)->live) live.push_back(id);
+        const child& x = *get(id);
+        if (x.live && x.stopping != stop_cause::none && !x.short_turn) live.push_back(id);
       }
       result_stuck_.clear();
       for (child_id id : live) result_stuck_.push_back(*get(id)->path);
@@ -572,6 +576,7 @@ void supervisor_machine::start_now(child& c, time_point now) {
   c.live = true;
   c.ready = false;
   c.forced_last = false;
+  c.short_turn = false;
   c.stopping = stop_cause::none;
   c.state = child_state::running;
   c.attempt_started = now;
@@ -620,7 +625,9 @@ void supervisor_machine::request_stop(child& c, stop_cause cause, time_point now
   c.state = child_state::stopping;
   if (!first) return;  // already asked; its deadline is armed
   actions_.emplace_back(stop_attempt{c.id, c.generation});
-  const duration limit = stop_limit(c, now);
+  bool short_turn = false;
+  const duration limit = stop_limit(c, now, &short_turn);
+  c.short_turn = short_turn;
   c.stop_deadline = limit == infinity ? time_point::max() : saturating_add(now, limit);
   push_deadline(c.stop_deadline, c.id, c.generation, timer_kind::stop_deadline);
 }
@@ -637,9 +644,13 @@ void supervisor_machine::force(child& c, time_point now) {
     event& e = emit_event(event_kind::stop_timed_out, c, now);
     e.forced = true;
     e.timeout = c.policy->shutdown;  // brutal (0), a limit, or infinity (the grace forced it)
+    if (c.short_turn) e.reason = "cut short: the grace had run out before its turn";
   }
   c.forced_last = true;
-  if (phase_ == phase::shutting_down) result_abandoned_.push_back(*c.path);
+  if (phase_ == phase::shutting_down) {
+    result_abandoned_.push_back(*c.path);
+    if (c.short_turn) result_cut_short_.push_back(*c.path);
+  }
   outcome o = cancelled("stop timed out; attempt abandoned");
   attempt_ended(c, std::move(o), now, true);
 }
@@ -977,6 +988,9 @@ void supervisor_machine::finish(child& c, final_status status, time_point now) {
     e.reason = c.final->last.reason;
   }
   actions_.emplace_back(child_finished{c.id, *c.final});
+  if (phase_ == phase::shutting_down && policy_.shutdown_order == shutdown_order::parallel) {
+    turn_queue_.insert(turn_queue_.end(), c.deps.begin(), c.deps.end());  // their turn may come
+  }
   if (!was_terminal) {
     assert(active_ > 0);
     --active_;
@@ -1369,6 +1383,11 @@ void supervisor_machine::shutdown(time_point now, exit_reason reason) {
   startup_queue_.clear();
   group_.active = false;
   shutdown_cursor_ = last_;
+  if (policy_.shutdown_order == shutdown_order::parallel) {
+    // Offered newest first (taken from the back): dependents before their dependencies.
+    turn_queue_.clear();
+    for (child_id id = first_; id != no_child; id = get(id)->next) turn_queue_.push_back(id);
+  }
   shutdown_next(now);
 }
 
@@ -1390,27 +1409,57 @@ void supervisor_machine::take_turn(child& c, time_point now) {
   }
 }
 
-duration supervisor_machine::stop_limit(const child& c, time_point now) const {
+duration supervisor_machine::stop_limit(const child& c, time_point now, bool* short_turn) const {
   duration limit = c.policy->shutdown;
   if (phase_ == phase::shutting_down && grace_deadline_ != time_point::max()) {
-    limit = std::min(limit, std::max(duration::zero(), grace_deadline_ - now));
+    // §13.29: within the grace, min(shutdown, what is left of it); when the grace has (nearly)
+    // run out before the child's turn, still a short turn of its own before it is forced.
+    const duration remaining = std::max(duration::zero(), grace_deadline_ - now);
+    const duration floor = std::min(min_stop_turn, policy_.grace);
+    limit = std::min(limit, std::max(remaining, floor));
+    if (short_turn != nullptr)
+      *short_turn = remaining < min_stop_turn && limit < c.policy->shutdown;
   }
   return limit;
 }
 
+bool supervisor_machine::dependents_done(const child& c) const {
+  for (const child_id id : c.dependents) {
+    if (!is_terminal(get(id)->state)) return false;
+  }
+  return true;
+}
+
 void supervisor_machine::shutdown_next(time_point now) {
   if (phase_ != phase::shutting_down) return;
-  // One child at a time in reverse start order (dependents come after their dependencies in
-  // start order): the next one's turn comes only after the previous one has ended or was
-  // forced. A child that is not running at its turn is stopped at once.
-  while (shutdown_cursor_ != no_child) {
-    child& c = *get(shutdown_cursor_);
-    if (!c.had_turn && !is_terminal(c.state)) take_turn(c, now);
-    if (c.live) return;
-    shutdown_cursor_ = c.prev;
+  if (policy_.shutdown_order == shutdown_order::parallel) {
+    // Every child whose dependents have all ended takes its turn at once; a child's end offers
+    // the turn to its dependencies (finish() queues them): waves of the dependency graph.
+    while (!turn_queue_.empty()) {
+      child* c = get(turn_queue_.back());
+      turn_queue_.pop_back();
+      if (c != nullptr && !c->had_turn && !is_terminal(c->state) && dependents_done(*c)) {
+        take_turn(*c, now);
+      }
+    }
+  } else {
+    // One child at a time in reverse start order (dependents come after their dependencies
+    // in start order): the next one's turn comes only after the previous one has ended or was
+    // forced. A child that is not running at its turn is stopped at once.
+    while (shutdown_cursor_ != no_child) {
+      child& c = *get(shutdown_cursor_);
+      if (!c.had_turn && !is_terminal(c.state)) take_turn(c, now);
+      if (c.live) return;
+      shutdown_cursor_ = c.prev;
+    }
   }
-  // Children that were already stopping before the cursor passed them must end too.
-  if (running_ == 0) end(now);
+  // Children that were already stopping before their turn must end too.
+  if (running_ != 0) return;
+  for (child_id id = first_; id != no_child; id = get(id)->next) {
+    child& c = *get(id);
+    if (!is_terminal(c.state)) take_turn(c, now);  // not running: stopped at once
+  }
+  end(now);
 }
 
 void supervisor_machine::end(time_point now) {
@@ -1424,6 +1473,7 @@ void supervisor_machine::end(time_point now) {
   res.reason = end_reason_;
   res.grace_exceeded = grace_exceeded_;
   res.stuck = result_stuck_;
+  res.cut_short = result_cut_short_;
   res.cause_path = cause_path_;
   res.cause = cause_;
   res.dead = result_dead_;
@@ -1446,6 +1496,7 @@ void supervisor_machine::on_setup_done(child_id id, std::uint64_t token,
     if (events_enabled_) describe_ending(emit_event(event_kind::attempt_failed, *c, now), *failed);
     record_outcome(*c, *failed, now);
     finish(*c, final_status::setup_failed, now);
+    if (phase_ == phase::shutting_down) shutdown_next(now);  // it may have been the last one
     return;
   }
   c->setup_done = true;

@@ -1182,9 +1182,10 @@ TEST(machine, shutdown_ends_children_waiting_for_a_permit) {
 }
 
 TEST(machine, grace_deadline_forces_the_rest_and_reports_the_stuck_paths) {
-  // Proves trap 4 / §8: children ignoring their stop are forced when the shared 10 s grace runs
-  // out (their own 60 s shutdown notwithstanding): grace_exceeded naming them newest first,
-  // abandon for each, final stopped+forced, result grace_exceeded with the stuck paths.
+  // Proves trap 4 / §8 / §13.29: children ignoring their stop are forced although their own
+  // shutdown is 60 s: c, asked first, when the shared 10 s grace runs out (stuck); b and a,
+  // whose turns come after the grace ran out, each asked then and forced after a short turn of
+  // min_stop_turn (cut short, not stuck). Final stopped+forced each; result grace_exceeded.
   supervisor_policy sp;
   sp.grace = 10s;
   driver d(sp);
@@ -1200,13 +1201,23 @@ TEST(machine, grace_deadline_forces_the_rest_and_reports_the_stuck_paths) {
   EXPECT_TRUE(d.ended.empty());
   d.advance(1ns);
   ASSERT_EQ(d.count(event_kind::grace_exceeded), 1u);
-  EXPECT_EQ(d.of(event_kind::grace_exceeded)[0].reason, "root/c, root/b, root/a");
+  EXPECT_EQ(d.of(event_kind::grace_exceeded)[0].reason, "root/c");
+  ASSERT_EQ(d.abandons.size(), 1u);
+  EXPECT_EQ(d.stopped_names(), (std::vector<std::string>{"c", "b"}));
+  d.advance(min_stop_turn - 1ns);
+  EXPECT_EQ(d.abandons.size(), 1u);
+  d.advance(1ns);
+  EXPECT_EQ(d.abandons.size(), 2u);
+  EXPECT_EQ(d.stopped_names(), (std::vector<std::string>{"c", "b", "a"}));
+  d.advance(min_stop_turn);
   ASSERT_EQ(d.abandons.size(), 3u);
   ASSERT_EQ(d.ended.size(), 1u);
   const supervisor_result& r = d.ended[0];
   EXPECT_TRUE(r.grace_exceeded);
   EXPECT_FALSE(r.ok());
-  EXPECT_EQ(r.stuck, (std::vector<std::string>{"root/c", "root/b", "root/a"}));
+  EXPECT_EQ(r.stuck, (std::vector<std::string>{"root/c"}));
+  EXPECT_EQ(r.cut_short, (std::vector<std::string>{"root/b", "root/a"}));
+  EXPECT_EQ(r.abandoned, (std::vector<std::string>{"root/c", "root/b", "root/a"}));
   EXPECT_EQ(r.reason, exit_reason::shutdown_requested);
   for (const char* n : {"a", "b", "c"}) {
     ASSERT_TRUE(d.final(n)) << n;
@@ -1219,10 +1230,11 @@ TEST(machine, grace_deadline_forces_the_rest_and_reports_the_stuck_paths) {
 
 TEST(machine, children_forced_when_the_grace_runs_out_are_reported_stuck_whatever_timers_exist) {
   // Proves the grace verdict does not depend on unrelated timers: with 60 s shutdowns under a
-  // 10 s grace, b (asked first) and a (not asked yet: its own 9 s timeout does not act during
-  // shutdown, which stops children only in their turn) are both still running when the grace
-  // ends, so the result is grace_exceeded with both paths, whether or not heartbeat timers also
-  // sit in the deadline queue (they changed the heap's tie order and hid the breach).
+  // 10 s grace, b (asked first) is still running when the grace ends (stuck), and a (not asked
+  // yet: its own 9 s timeout does not act during shutdown, which stops children only in their
+  // turn) is asked then and forced after its short turn (cut short), whether or not heartbeat
+  // timers also sit in the deadline queue (they changed the heap's tie order and hid the
+  // breach).
   for (const bool heartbeats : {false, true}) {
     SCOPED_TRACE(heartbeats ? "with heartbeat timers" : "without heartbeat timers");
     supervisor_policy sp;
@@ -1242,10 +1254,11 @@ TEST(machine, children_forced_when_the_grace_runs_out_are_reported_stuck_whateve
     d.shutdown();
     d.advance(9s);
     EXPECT_EQ(d.stopped_names(), (std::vector<std::string>{"b"}));
-    d.advance(1s);
+    d.advance(1s + min_stop_turn);
     ASSERT_EQ(d.ended.size(), 1u);
     EXPECT_TRUE(d.ended[0].grace_exceeded);
-    EXPECT_EQ(d.ended[0].stuck, (std::vector<std::string>{"root/b", "root/a"}));
+    EXPECT_EQ(d.ended[0].stuck, (std::vector<std::string>{"root/b"}));
+    EXPECT_EQ(d.ended[0].cut_short, (std::vector<std::string>{"root/a"}));
     EXPECT_EQ(d.count(event_kind::grace_exceeded), 1u);
     EXPECT_EQ(d.count(event_kind::all_stopped_within_grace), 0u);
     EXPECT_EQ(d.abandons.size(), 2u);

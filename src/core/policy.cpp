@@ -125,6 +125,16 @@ std::string_view to_string(on_exhausted e) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(shutdown_order o) noexcept {
+  switch (o) {
+    case shutdown_order::sequential:
+      return "sequential";
+    case shutdown_order::parallel:
+      return "parallel";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(auto_shutdown a) noexcept {
   switch (a) {
     case auto_shutdown::never:
@@ -166,6 +176,9 @@ void validate(const child_policy& p) {
 void validate(const supervisor_policy& p) {
   if (p.strategy > strategy::rest_for_one) {
     throw error(errc::invalid_argument, "strategy is not a strategy");
+  }
+  if (p.shutdown_order > shutdown_order::parallel) {
+    throw error(errc::invalid_argument, "shutdown_order is not a shutdown order");
   }
   if (p.auto_shutdown > auto_shutdown::all_significant) {
     throw error(errc::invalid_argument, "auto_shutdown is not an auto_shutdown mode");

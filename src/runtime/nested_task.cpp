@@ -52,7 +52,12 @@ core::outcome outcome_with_grace(const std::string& path, const core::supervisor
   if (!r.grace_exceeded) return o;
   std::string stuck;
   for (const auto& p : r.stuck) stuck += (stuck.empty() ? "" : ", ") + p;
-  const std::string note = path + ": grace exceeded (stuck: " + stuck + ")";
+  std::string note = path + ": grace exceeded (stuck: " + stuck + ")";
+  if (!r.cut_short.empty()) {
+    std::string cut;
+    for (const auto& p : r.cut_short) cut += (cut.empty() ? "" : ", ") + p;
+    note.insert(note.size() - 1, "; cut short: " + cut);
+  }
   if (o.is_success()) return core::failure(note);
   o.reason += "; " + note;
   return o;

@@ -53,7 +53,7 @@ supervisor_impl::supervisor_impl(asio::any_io_executor ex, supervisor_options op
       machine_(
           core::supervisor_policy{opts_.strategy, opts_.intensity, opts_.grace,
                                   opts_.max_concurrent, opts_.max_children, opts_.exit_when_idle,
-                                  opts_.auto_shutdown, opts_.dead_threshold},
+                                  opts_.auto_shutdown, opts_.dead_threshold, opts_.shutdown_order},
           path_, opts_.seed.value_or(fresh_seed())),
       bus_(bus ? std::move(bus) : std::make_shared<event_bus>(pool_)) {
   if (!core::is_valid_child_name(opts_.name)) {

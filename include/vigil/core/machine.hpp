@@ -65,8 +65,15 @@ struct child_info {
 /// Why a supervisor ended, with the cause when a failure escalated.
 struct supervisor_result {
   exit_reason reason = exit_reason::shutdown_requested;
-  bool grace_exceeded = false;
-  std::vector<std::string> stuck;  ///< paths still running when the grace ran out
+  bool grace_exceeded = false;  ///< the shared grace ran out before every child had stopped
+  /// Paths asked to stop (at their turn, or before) that were still running when the grace ran
+  /// out, and were forced then: they ignored their stop for their whole bound.
+  std::vector<std::string> stuck;
+  /// Paths whose turn came when the grace had (nearly) run out: asked to stop, given only the
+  /// short turn (min(core::min_stop_turn, their shutdown timeout, the grace)) and forced after
+  /// it. Not stuck: they never had their full bound. Children that stopped within the short
+  /// turn are in neither list.
+  std::vector<std::string> cut_short;
   /// Paths whose attempt had to be forced during the shutdown (killed, or abandoned: a thread
   /// or coroutine that ignored its stop), whether by its own shutdown timeout or the grace.
   std::vector<std::string> abandoned;
@@ -336,7 +343,8 @@ class supervisor_machine {
   void complete_waiters(child& c, std::error_code ec = {});
   void shutdown_next(time_point now);
   void take_turn(child& c, time_point now);
-  duration stop_limit(const child& c, time_point now) const;
+  bool dependents_done(const child& c) const;
+  duration stop_limit(const child& c, time_point now, bool* short_turn = nullptr) const;
   // Strategies and dependencies (§5).
   bool deps_satisfied(const child& c) const;
   bool satisfies_dependents(const child& c) const;
@@ -413,6 +421,8 @@ class supervisor_machine {
   exit_reason end_reason_ = exit_reason::shutdown_requested;
   bool grace_exceeded_ = false;
   std::vector<std::string> result_stuck_;
+  std::vector<std::string> result_cut_short_;
+  std::vector<child_id> turn_queue_;  // parallel shutdown: children to offer their turn
   time_point grace_deadline_ = time_point::max();
   std::optional<supervisor_result> result_;
   std::string cause_path_;

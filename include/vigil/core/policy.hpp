@@ -34,6 +34,17 @@ enum class auto_shutdown : std::uint8_t {
   all_significant,  ///< end when every significant child has completed
 };
 
+/// How a shutdown stops the children (SEMANTICS §8).
+enum class shutdown_order : std::uint8_t {
+  sequential,  ///< one at a time in reverse start order (the default)
+  parallel,    ///< every child whose dependents have ended at once: in waves of the dependencies
+};
+
+/// The shortest turn a child gets to stop cooperatively in a shutdown when the grace has (nearly)
+/// run out before its turn (§13.29): it is asked and forced only after min(this, its shutdown
+/// timeout, the grace).
+inline constexpr duration min_stop_turn = std::chrono::milliseconds(100);
+
 /// What a child's task is; reported by children().
 enum class task_kind : std::uint8_t { coroutine, thread, process, supervisor };
 
@@ -84,6 +95,7 @@ std::string_view to_string(final_status s) noexcept;
 std::string_view to_string(exit_reason r) noexcept;
 std::string_view to_string(on_exhausted e) noexcept;
 std::string_view to_string(auto_shutdown a) noexcept;
+std::string_view to_string(shutdown_order o) noexcept;
 
 /// True for the states a child does not leave on its own.
 constexpr bool is_terminal(child_state s) noexcept {
@@ -126,6 +138,8 @@ struct supervisor_policy {
   /// Shut down (too_many_dead) when more than this fraction of the listed children ended dead,
   /// exhausted or quarantined; 0 (the default) is off. Must be in [0, 1).
   double dead_threshold = 0.0;
+  /// Children stopped one at a time (sequential, the default) or in dependency waves (parallel).
+  core::shutdown_order shutdown_order = shutdown_order::sequential;
 };
 
 /// Rejects invalid intensity and negative grace with vigil::error(invalid_argument).

@@ -26,6 +26,9 @@ struct supervisor_options {
   /// Restart budget before escalation. Default 10 restarts in 10 s.
   vigil::intensity intensity{};
   /// Shared deadline for stopping every child at shutdown. Default 30 s; zero forces at once.
+  /// A child whose turn comes after it ran out still gets a stop request and a short turn
+  /// (min(vigil::min_stop_turn = 100 ms, its shutdown timeout, grace)) before it is forced;
+  /// supervisor_result tells those (cut_short) from children that ignored their stop (stuck).
   duration grace = std::chrono::seconds(30);
   /// Attempts allowed to run at once (permits, first come first served). Zero: unlimited.
   std::uint32_t max_concurrent = 0;
@@ -39,6 +42,10 @@ struct supervisor_options {
   /// Shut down (too_many_dead) when more than this fraction of the children ended dead,
   /// exhausted or quarantined. Default 0: off.
   double dead_threshold = 0.0;
+  /// How the shutdown stops the children: sequential (default: one at a time in reverse start
+  /// order) or parallel (every child whose dependents have ended is asked at once, so
+  /// independent children stop together and dependents still stop before their dependencies).
+  vigil::shutdown_order shutdown_order = vigil::shutdown_order::sequential;
   /// Defaults for child_spec fields left unset.
   vigil::child_defaults child_defaults{};
   /// Seed of the jitter random source; default: a fresh random seed.

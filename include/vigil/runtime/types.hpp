@@ -30,8 +30,10 @@ using core::auto_shutdown;
 using core::backoff;
 using core::intensity;
 using core::jitter;
+using core::min_stop_turn;
 using core::on_exhausted;
 using core::restart;
+using core::shutdown_order;
 using core::strategy;
 /// Restart only the child that ended (the default).
 inline constexpr strategy one_for_one = strategy::one_for_one;

@@ -3,11 +3,13 @@
 // printed with the command that replays it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "vigil/testing/simulator.hpp"
@@ -97,8 +99,10 @@ std::optional<std::string> run(std::uint64_t seed, int steps) {
   sp.intensity = {w.pick(3, 30), w.ms(1000, 20000)};
   sp.grace = w.chance(0.1) ? infinity : w.ms(0, 20000);
   if (w.chance(0.2)) sp.max_concurrent = static_cast<std::uint32_t>(w.pick(1, 3));
+  if (w.chance(0.3)) sp.shutdown_order = shutdown_order::parallel;
   simulator sim(sp, seed);
   std::vector<std::string> names;
+  std::map<std::string, std::vector<std::string>> deps_of;
   int next_name = 0;
   auto add_one = [&] {
     const std::string name = "c" + std::to_string(next_name++);
@@ -106,7 +110,10 @@ std::optional<std::string> run(std::uint64_t seed, int steps) {
     for (const auto& n : names) {
       if (w.chance(0.15)) deps.push_back(n);
     }
-    if (sim.add(name, random_policy(w), deps)) names.push_back(name);
+    if (sim.add(name, random_policy(w), deps)) {
+      names.push_back(name);
+      deps_of[name] = deps;
+    }
   };
   const int initial = w.pick(2, 7);
   for (int k = 0; k < initial; ++k) add_one();
@@ -149,8 +156,11 @@ std::optional<std::string> run(std::uint64_t seed, int steps) {
              "): " + *bad;
     }
   }
-  // The end: a shutdown stops everything in reverse start order, within the grace.
+  // The end: a shutdown stops everything in reverse start order (or in dependency waves),
+  // within the grace.
   const std::vector<std::string> order = sim.children();
+  std::map<std::string, bool> ended_before;  // terminal when the shutdown began
+  for (const auto& n : order) ended_before[n] = is_terminal(sim.info(n).state);
   const std::size_t log_mark = sim.log().size();
   sim.shutdown();
   for (int k = 0; k < 100 && !sim.result(); ++k) sim.advance(10s);
@@ -172,13 +182,43 @@ std::optional<std::string> run(std::uint64_t seed, int steps) {
   std::map<std::string, std::size_t> position;
   for (std::size_t k = 0; k < order.size(); ++k) position[order[k]] = k;
   std::optional<std::size_t> last;
+  std::set<std::string> finished;
   for (std::size_t k = log_mark; k < sim.log().size(); ++k) {
     const std::string& line = sim.log()[k];
+    if (line.rfind("finished ", 0) == 0) {
+      finished.insert(line.substr(9, line.find(' ', 9) - 9));
+      continue;
+    }
     if (line.rfind("stop ", 0) != 0) continue;
-    const auto it = position.find(line.substr(5));
+    const std::string who = line.substr(5);
+    const auto it = position.find(who);
     if (it == position.end()) continue;
-    if (last && it->second > *last) return "shutdown stopped " + line.substr(5) + " out of order";
-    last = it->second;
+    if (sp.shutdown_order == shutdown_order::sequential) {
+      if (last && it->second > *last) return "shutdown stopped " + who + " out of order";
+      last = it->second;
+    }
+    // Under either order, a child is asked only once every dependent that was still going
+    // when the shutdown began has ended.
+    for (const auto& [dependent, deps] : deps_of) {
+      if (std::find(deps.begin(), deps.end(), who) == deps.end()) continue;
+      if (!position.contains(dependent) || ended_before[dependent]) continue;
+      if (!finished.contains(dependent)) {
+        return "shutdown asked " + who + " before its dependent " + dependent + " ended";
+      }
+    }
+  }
+  // §13.29: a child is reported stuck or cut short only if its last attempt was asked to stop
+  // (at its turn, or before the shutdown).
+  std::map<std::string, bool> asked_last;
+  for (const auto& line : sim.log()) {
+    if (line.rfind("start ", 0) == 0) asked_last[line.substr(6, line.find('#') - 6)] = false;
+    if (line.rfind("stop ", 0) == 0) asked_last[line.substr(5)] = true;
+  }
+  for (const auto* list : {&sim.result()->stuck, &sim.result()->cut_short}) {
+    for (const auto& path : *list) {
+      const std::string who = path.substr(path.rfind('/') + 1);
+      if (!asked_last[who]) return "reported " + who + " as forced but never asked it";
+    }
   }
   for (const auto& n : sim.children()) {
     if (!is_terminal(sim.info(n).state)) return "child " + n + " not terminal at the end";

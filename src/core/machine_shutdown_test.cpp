@@ -191,8 +191,9 @@ TEST(machine_shutdown, parallel_order_asks_independent_children_at_once_and_depe
 
 TEST(machine_shutdown, parallel_order_stops_a_waiting_dependency_once_its_dependents_ended) {
   // Proves the waves also cover children that are not running: db (periodic) waits for its
-  // next run and api, which depends on it, runs; db ends (child_stopped) only once api has ended. With a stubborn api
-  // and a 1 s grace, api is stuck and db, not running, is simply stopped.
+  // next run and api, which depends on it, runs; db ends (child_stopped) only once api has
+  // ended. With a stubborn api and a 1 s grace, api is stuck and db, not running, is simply
+  // stopped.
   supervisor_policy sp;
   sp.shutdown_order = shutdown_order::parallel;
   sp.grace = 1s;

@@ -160,15 +160,15 @@ class task {
     return [f = std::move(f)](context ctx) { return run_void_copy(f, std::move(ctx)); };
   }
   template <class F>
-  struct is_function_object : std::false_type {};
+  struct is_std_function : std::false_type {};
   template <class R>
-  struct is_function_object<std::function<R(context)>> : std::true_type {};
+  struct is_std_function<std::function<R(context)>> : std::true_type {};
   // An empty std::function or a null function pointer makes an empty task.
   template <class F>
   static bool is_null(const F& f) noexcept {
     if constexpr (std::is_pointer_v<F>) {
       return f == nullptr;
-    } else if constexpr (is_function_object<F>::value) {
+    } else if constexpr (is_std_function<F>::value) {
       return !f;
     } else {
       return false;

@@ -32,7 +32,8 @@ TEST(machine_events, ending_event_carries_the_outcomes_code_signal_and_reason_fo
     d.exit("a", o);
     ASSERT_FALSE(d.events.empty());
     const event& e = d.events.front();
-    const outcome& last = *d.info("a").last_outcome;
+    const child_info info = d.info("a");
+    const outcome& last = *info.last_outcome;
     EXPECT_EQ(e.outcome, last.kind);
     EXPECT_EQ(e.reason, last.reason);
     if (last.kind == outcome_kind::signalled) {

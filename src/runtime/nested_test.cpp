@@ -8,6 +8,7 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include "test_support.hpp"
 #include "vigil/vigil.hpp"
 
 namespace {
@@ -184,11 +185,15 @@ TEST(nested, a_subtree_whose_declaration_breaks_a_core_rule_starts_none_of_its_c
   EXPECT_EQ(*ran, 0);
 }
 
-// Ignores every stop: only a forced stop ends it.
-asio::awaitable<vigil::outcome> deaf(vigil::context ctx) {
-  co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
-  co_await ctx.sleep(1h);
-  co_return vigil::success();
+// Ignores every stop: only a forced stop ends it. Sets `deaf_now` once it ignores them (a stop
+// that comes before that ends it at once, which the tests below must not race with).
+vigil::task deaf(std::shared_ptr<std::atomic<bool>> deaf_now) {
+  return [deaf_now](vigil::context ctx) -> asio::awaitable<vigil::outcome> {
+    co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+    *deaf_now = true;
+    co_await ctx.sleep(1h);
+    co_return vigil::success();
+  };
 }
 
 TEST(nested, a_subtree_whose_shutdown_exceeds_its_grace_reports_what_was_stuck) {
@@ -196,10 +201,13 @@ TEST(nested, a_subtree_whose_shutdown_exceeds_its_grace_reports_what_was_stuck) 
   // the subtree's attempt names the stuck path instead of calling it a clean stop.
   vigil::runtime rt(two_threads());
   vigil::supervisor sup{rt};
-  vigil::subtree db{.options = {.grace = 100ms},
-                    .children = {{.name = "stuck", .task = deaf, .shutdown = vigil::infinity}}};
+  auto deaf_now = std::make_shared<std::atomic<bool>>(false);
+  vigil::subtree db{
+      .options = {.grace = 100ms},
+      .children = {{.name = "stuck", .task = deaf(deaf_now), .shutdown = vigil::infinity}}};
   sup.add({.name = "db", .task = db});
   ASSERT_TRUE(sup.status("db").state == vigil::child_state::running);
+  ASSERT_TRUE(vigil::test::eventually([&] { return deaf_now->load(); }));
   sup.stop("db");
   const auto st = sup.status("db");
   ASSERT_TRUE(st.last_outcome.has_value());
@@ -213,9 +221,12 @@ TEST(nested, child_defaults_shutdown_applies_to_subtree_children) {
   // other child (its infinite default applies only when nothing was configured).
   vigil::runtime rt(two_threads());
   vigil::supervisor sup{rt, {.child_defaults = {.shutdown = 200ms}}};
-  vigil::subtree db{.options = {.grace = vigil::infinity},
-                    .children = {{.name = "stuck", .task = deaf, .shutdown = vigil::infinity}}};
+  auto deaf_now = std::make_shared<std::atomic<bool>>(false);
+  vigil::subtree db{
+      .options = {.grace = vigil::infinity},
+      .children = {{.name = "stuck", .task = deaf(deaf_now), .shutdown = vigil::infinity}}};
   sup.add({.name = "db", .task = db});
+  ASSERT_TRUE(vigil::test::eventually([&] { return deaf_now->load(); }));
   sup.stop("db");  // returns once forced; without the default it would wait forever
   const auto st = sup.status("db");
   ASSERT_TRUE(st.final.has_value());

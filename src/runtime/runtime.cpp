@@ -50,10 +50,9 @@ struct runtime::impl {
   std::vector<std::jthread> threads;
   std::mutex m;
   std::vector<std::weak_ptr<detail::supervisor_impl>> supervisors;  // guarded by m
-  // Serialises the construction of run()'s signal sets. Two threads making the first
-  // signal_set of an io_context at once each build a signal service; Asio keeps one and
-  // destroys the other, whose destructor deregisters the signal pipe that both registered with
-  // the reactor, so no signal is delivered any more (about 1 run in 8 lost its SIGTERM).
+  // Serialises run()'s signal_set construction: two first signal_sets of one io_context built
+  // at once race in Asio's use_service, and the losing signal_set_service, destroyed at once,
+  // takes the signal pipe out of the reactor the winner shares, so signals are never read.
   std::mutex signals_m;
 };
 
@@ -113,9 +112,10 @@ int exit_code(const supervisor_result& r) noexcept {
 }
 
 // Overlapping calls join (§13.15): each waits for the supervisor's one cached result. Each has
-// its own signal_set for as long as it waits; Asio delivers a signal to every set registered
-// for it, so one signal calls shutdown() once per waiting call, which is idempotent, and the
-// process handler stays installed until the last call has removed its set.
+// its own signal_set for as long as it waits (built one at a time, see impl::signals_m); Asio
+// delivers a signal to every set registered for it, so one signal calls shutdown() once per
+// waiting call, which is idempotent, and the process handler stays installed until the last
+// call has removed its set.
 int runtime::run(const handle& sup) {
   std::optional<asio::signal_set> signals;
   if (impl_->options.signals == signal_handling::on_run) {

@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 
 #include <boost/asio/append.hpp>
@@ -99,12 +101,19 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
   // Submissions accepted and not yet started or rejected (bounded by max_queued).
   std::atomic<std::size_t> units{0};
 
+  // The controller's answer to a handle's stop or remove of a name the supervisor does not
+  // list: none when the controller does not hold it either, else the call's result.
+  using name_answer = std::function<void(std::optional<std::error_code>)>;
+
   // Everything below is touched only on `strand`.
   struct slot {
     slot_state state = slot_state::idle;
     std::string running;
     std::uint64_t token = 0;  // the running submission's
+    bool adding = false;      // its add is on its way to the supervisor
     std::deque<submission> queue;
+    // Handle commands that came for the running submission before its add arrived.
+    std::vector<std::pair<command, name_answer>> after_add;
   };
   std::map<std::string, slot, std::less<>> slots;
   std::deque<submission> waiting;  // for a unit of max_queued
@@ -224,6 +233,7 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
     const std::uint64_t token = next_token++;
     sl.running = s.spec.name;
     sl.token = token;
+    sl.adding = true;
     transition(slot_name, sl, slot_state::running);
     s.spec.retention = retention::remove_on_exit;
     auto sub = std::make_shared<submission>(std::move(s));
@@ -247,6 +257,24 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
   }
 
   void added(const std::string& slot_name, std::uint64_t token, submission& s, std::error_code ec) {
+    std::vector<std::pair<command, name_answer>> waiting_commands;
+    if (auto it = slots.find(slot_name); it != slots.end() && it->second.token == token) {
+      it->second.adding = false;
+      waiting_commands.swap(it->second.after_add);
+    }
+    // The add has been handled on the supervisor's strand, so a command sent now finds the
+    // child (not_found: it has already ended and gone, which a stop of it also means). A
+    // refused add: the submission is rejected and will never run; the command succeeds.
+    for (auto& [c, done] : waiting_commands) {
+      if (ec) {
+        done(std::error_code{});
+        continue;
+      }
+      impl->command(c, s.spec.name,
+                    command_reply([done = std::move(done)](std::error_code e, std::string) {
+                      done(e == errc::not_found ? std::error_code{} : e);
+                    }));
+    }
     if (!ec) {
       answer(s, {});
       release();
@@ -294,6 +322,45 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
     }
   }
 
+  // §13.22: a handle's stop or remove of `name`, which the supervisor does not list. A queued
+  // submission of that name (in a slot's queue or waiting for room) is rejected
+  // removed_from_queue and the call succeeds; one whose add is on its way gets the command
+  // once it is listed; otherwise the controller does not hold it (nullopt).
+  void take_named(command c, const std::string& name, name_answer done) {
+    bool taken = false;
+    for (auto& [slot_name, sl] : slots) {
+      for (auto it = sl.queue.begin(); it != sl.queue.end();) {
+        if (it->spec.name != name) {
+          ++it;
+          continue;
+        }
+        submission s = std::move(*it);
+        it = sl.queue.erase(it);
+        reject(s, rejection::removed_from_queue);
+        taken = true;
+      }
+    }
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      if (it->spec.name != name) {
+        ++it;
+        continue;
+      }
+      submission s = std::move(*it);
+      it = waiting.erase(it);
+      units.fetch_add(1);  // reject() releases a unit it never held
+      reject(s, rejection::removed_from_queue);
+      taken = true;
+    }
+    if (taken) return done(std::error_code{});
+    for (auto& [slot_name, sl] : slots) {
+      if (sl.state != slot_state::idle && sl.adding && sl.running == name) {
+        sl.after_add.emplace_back(c, std::move(done));
+        return;
+      }
+    }
+    done(std::nullopt);
+  }
+
   void remove(const std::string& name, submit_reply r) {
     const auto done = [&](std::error_code ec) {
       asio::post(impl->executor(), asio::append(std::move(r), ec));
@@ -328,6 +395,59 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
   }
 };
 
+// ---------------------------------------------------------------- the supervisor's side
+
+void supervisor_impl::attach_controller(std::weak_ptr<controller_state> c) {
+  std::lock_guard lock(controllers_m_);
+  std::erase_if(controllers_, [](const auto& w) { return w.expired(); });
+  controllers_.push_back(std::move(c));
+}
+
+void supervisor_impl::ask_controllers(detail::command c, const std::string& name,
+                                      core::command_result res, command_reply r) {
+  std::vector<std::shared_ptr<controller_state>> live;
+  {
+    std::lock_guard lock(controllers_m_);
+    std::erase_if(controllers_, [&live](const auto& w) {
+      auto s = w.lock();
+      if (!s) return true;
+      live.push_back(std::move(s));
+      return false;
+    });
+  }
+  if (live.empty()) {
+    asio::post(pool_, asio::append(std::move(r), res.code, std::move(res.message)));
+    return;
+  }
+  // Every controller is asked on its own strand; once all have answered, the call gets the
+  // first success, else the first error, else the machine's not_found.
+  struct gather {
+    explicit gather(command_reply reply, core::command_result not_found, std::size_t n)
+        : r(std::move(reply)), res(std::move(not_found)), left(n) {}
+    std::mutex m;
+    command_reply r;
+    core::command_result res;
+    std::size_t left;
+    std::optional<std::error_code> answer;
+  };
+  auto g = std::make_shared<gather>(std::move(r), std::move(res), live.size());
+  for (auto& st : live) {
+    asio::post(st->strand, [st, c, name, g, ex = pool_] {
+      st->take_named(c, name, [g, ex](std::optional<std::error_code> a) {
+        std::unique_lock lock(g->m);
+        if (a && (!g->answer || (*g->answer && !*a))) g->answer = a;
+        if (--g->left != 0) return;
+        lock.unlock();
+        if (g->answer) {
+          asio::post(ex, asio::append(std::move(g->r), *g->answer, std::string{}));
+        } else {
+          asio::post(ex, asio::append(std::move(g->r), g->res.code, std::move(g->res.message)));
+        }
+      });
+    });
+  }
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------- the controller
@@ -335,6 +455,7 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
 controller::controller(handle h, controller_options options) {
   if (!h.impl_) throw error(errc::supervisor_gone, "controller: empty handle");
   state_ = std::make_shared<detail::controller_state>(h.impl_, options);
+  h.impl_->attach_controller(state_);
 }
 
 controller::~controller() {

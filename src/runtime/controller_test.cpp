@@ -2,11 +2,13 @@
 // events and snapshots, on a real runtime; children are held by gates the test opens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/use_future.hpp>
 #include <future>
 #include <memory>
 #include <mutex>
 
+#include "test_support.hpp"
 #include "vigil/testing/event_recorder.hpp"
 #include "vigil/vigil.hpp"
 
@@ -179,6 +181,58 @@ TEST_F(controller_test, removing_a_queued_submission_rejects_it_removed_from_que
   EXPECT_EQ(fb.get(), rej(vigil::rejection::removed_from_queue));
   EXPECT_EQ(slot_of(c, "s").queued, 0u);
   EXPECT_EQ(c.remove("ghost"), vigil::errc::not_found);
+}
+
+TEST_F(controller_test, the_handle_stop_or_remove_of_a_queued_submission_rejects_it_and_succeeds) {
+  // §13.22 through the supervisor's handle: a runs in slot s, b and c wait in its queue and d
+  // waits for room (max_queued = 2). stop("d"), stop("b") and remove("c") each succeed and
+  // reject their submission removed_from_queue; a keeps running; a name nobody holds is
+  // still not_found.
+  vigil::controller c{sup, {.max_queued = 2}};
+  std::shared_ptr<gate> ga;
+  ASSERT_FALSE(c.submit("s", gated("a", ga)));
+  auto fb = c.async_submit("s", hanging("b"), vigil::admission::queue, asio::use_future);
+  auto fc = c.async_submit("s", hanging("c"), vigil::admission::queue, asio::use_future);
+  auto fd = c.async_submit("s", hanging("d"), vigil::admission::queue, asio::use_future);
+  ASSERT_EQ(slot_of(c, "s").queued, 2u);  // d waits outside the slot's queue
+  ASSERT_EQ(sup.async_stop("d", asio::use_future).get(), std::error_code{});
+  EXPECT_EQ(fd.get(), rej(vigil::rejection::removed_from_queue));
+  ASSERT_NO_THROW(sup.stop("b"));
+  EXPECT_EQ(fb.get(), rej(vigil::rejection::removed_from_queue));
+  ASSERT_EQ(sup.async_remove("c", asio::use_future).get(), std::error_code{});
+  EXPECT_EQ(fc.get(), rej(vigil::rejection::removed_from_queue));
+  const auto s = slot_of(c, "s");
+  EXPECT_EQ(s.queued, 0u);
+  EXPECT_EQ(s.state, vigil::slot_state::running);
+  EXPECT_EQ(s.running, "a");
+  EXPECT_EQ(sup.status("a").state, vigil::child_state::running);
+  EXPECT_EQ(sup.async_stop("ghost", asio::use_future).get(), vigil::errc::not_found);
+  EXPECT_EQ(sup.async_remove("ghost", asio::use_future).get(), vigil::errc::not_found);
+  EXPECT_TRUE(vigil::test::eventually(
+      [&] { return rec.count(vigil::event_kind::controller_rejected) == 3u; }));
+}
+
+TEST_F(controller_test, a_handle_stop_racing_a_submissions_add_stops_the_child) {
+  // The stop is sent right after the submission, so it often reaches the supervisor before
+  // the controller's add of the child: it must not be lost (not_found) but stop the child
+  // once it is listed, freeing the slot. 40 rounds, each in its own slot.
+  vigil::controller c{sup};
+  for (int i = 0; i < 40; ++i) {
+    const std::string slot = "s" + std::to_string(i);
+    const std::string name = "job" + std::to_string(i);
+    auto fs = c.async_submit(slot, hanging(name), vigil::admission::queue, asio::use_future);
+    auto fstop = sup.async_stop(name, asio::use_future);
+    EXPECT_EQ(fs.get(), std::error_code{}) << name;
+    EXPECT_EQ(fstop.get(), std::error_code{}) << name;
+  }
+  // Each stopped child ends and frees its slot (its outcome travels to the controller), and,
+  // retained remove_on_exit, leaves the supervisor's list.
+  EXPECT_TRUE(vigil::test::eventually([&] {
+    const auto all = c.slots();
+    return std::all_of(all.begin(), all.end(),
+                       [](const auto& s) { return s.state == vigil::slot_state::idle; });
+  }));
+  EXPECT_TRUE(vigil::test::eventually([&] { return sup.children().empty(); }));
 }
 
 TEST_F(controller_test, queued_submissions_are_rejected_shutting_down_at_shutdown) {

@@ -328,7 +328,9 @@ void supervisor_impl::run_command(detail::command c, const std::string& name, co
   // A refused command gets no command_done. An accepted one may already have queued its
   // command_done, which pump() performs below, after the reply is registered. Handlers are only
   // ever move-constructed: any_completion_handler's move assignment recurses in Asio 1.26.
-  if (!res) {
+  if (!res && res.code == errc::not_found && (c == command::stop || c == command::remove)) {
+    ask_controllers(c, name, std::move(res), std::move(r));  // it may be queued in one (§13.22)
+  } else if (!res) {
     reply(std::move(r), res.code, std::move(res.message));
   } else if (waits) {
     pending_.emplace(token, std::move(r));

@@ -29,6 +29,7 @@ namespace vigil::detail {
 
 class supervisor_impl;
 struct attempt_runner;
+class controller_state;
 
 /// What a child keeps across attempts and shares with its attempts' contexts.
 struct child_shared {
@@ -114,6 +115,10 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   /// then resolves with child i's final result. On refusal, `reply` gets the error and no
   /// watch is called.
   void add_all(std::vector<child_spec> specs, command_reply reply, std::vector<final_reply> watch);
+  /// Registers a controller admitting into this supervisor: a stop or remove of a name this
+  /// supervisor does not list is offered to it, as it may hold the name queued (§13.22).
+  /// Thread-safe; held weakly. Defined in controller.cpp.
+  void attach_controller(std::weak_ptr<controller_state> c);
   void wait(wait_reply reply);
   void shutdown();
   subscription subscribe(event_handler fn, subscriber_options opts);
@@ -186,6 +191,10 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   void hook_job_done();
 
   void run_command(detail::command c, const std::string& name, command_reply r, until u);
+  /// A stop or remove the machine answered not_found (`res`): offered to the attached
+  /// controllers; `r` gets their answer, else `res`. On strand_; defined in controller.cpp.
+  void ask_controllers(detail::command c, const std::string& name, core::command_result res,
+                       command_reply r);
   void exit_now(core::child_id id, std::uint64_t gen, core::outcome&& o);
   void pump();
   void perform(core::start_attempt& a);
@@ -238,6 +247,9 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   bool drain_ready_ = false;  // subscribers drained (or their deadline passed)
   // cleanup and on_shutdown hooks and the reaping of abandoned processes: the end waits for them
   std::uint32_t hook_jobs_ = 0;
+
+  std::mutex controllers_m_;
+  std::vector<std::weak_ptr<controller_state>> controllers_;  // guarded by controllers_m_
 };
 
 }  // namespace vigil::detail

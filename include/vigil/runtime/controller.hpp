@@ -75,7 +75,9 @@ using slots_reply =
 /// child per slot runs at a time. Every submission is added with retention remove_on_exit, and
 /// a slot is freed only by the reliable completion of its child (its outcome, never an event).
 /// Publishes controller_submitted, controller_rejected (reason: the rejection kind and slot)
-/// and slot_transition events through the supervisor's subscribers.
+/// and slot_transition events through the supervisor's subscribers. The supervisor's own
+/// stop(name) and remove(name) reach a submission still queued here: it is rejected
+/// removed_from_queue and the call succeeds (§13.22).
 /// Thread-safe: its state lives on its own strand of the supervisor's executor. Destroying it
 /// rejects every queued submission with shutting_down; running children keep running.
 class controller {

@@ -10,6 +10,9 @@
 #include <mutex>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
 #include "test_support.hpp"
 #include "vigil/vigil.hpp"
 
@@ -27,6 +30,16 @@ bool sigterm_handled() {
   struct sigaction sa {};
   sigaction(SIGTERM, nullptr, &sa);
   return sa.sa_handler != SIG_DFL;
+}
+
+// Waits until a handler for SIGTERM is installed, then takes Asio's signal-state lock once (by
+// building a signal_set on a scratch io_context): the signal handler reads state that the
+// installing thread wrote under that lock, and TSan does not count sigaction() as ordering.
+bool wait_for_sigterm_handler() {
+  if (!eventually(sigterm_handled)) return false;
+  boost::asio::io_context scratch;
+  boost::asio::signal_set sync(scratch);
+  return true;
 }
 
 // A gate a thread task blocks on whatever stop is requested. Shared: the abandoned thread may
@@ -62,7 +75,7 @@ TEST(runtime_run, two_runs_of_one_supervisor_at_once_join_its_one_result_on_a_si
     std::atomic<int> r2{-1};
     std::thread t1([&] { r1 = rt.run(sup); });
     std::thread t2([&] { r2 = rt.run(sup); });
-    ASSERT_TRUE(eventually(sigterm_handled));
+    ASSERT_TRUE(wait_for_sigterm_handler());
     kill(getpid(), SIGTERM);
     const bool returned = eventually([&] { return r1 != -1 && r2 != -1; }, 10s);
     EXPECT_TRUE(returned) << "round " << round << ": the signal was lost";

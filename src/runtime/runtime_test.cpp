@@ -42,22 +42,7 @@ bool wait_for_sigterm_handler() {
   return true;
 }
 
-// A gate a thread task blocks on whatever stop is requested. Shared: the abandoned thread may
-// still wait on it when the test body ends.
-struct gate {
-  std::mutex m;
-  std::condition_variable cv;
-  bool open = false;
-  void wait() {
-    std::unique_lock lock(m);
-    cv.wait(lock, [&] { return open; });
-  }
-  void release() {
-    std::lock_guard lock(m);
-    open = true;
-    cv.notify_all();
-  }
-};
+using vigil::test::gate;
 
 TEST(runtime_run, two_runs_of_one_supervisor_at_once_join_its_one_result_on_a_signal) {
   // Two threads call rt.run(sup) at once on a fresh runtime with signal handling on; one

@@ -156,6 +156,17 @@ bool supervisor_impl::routed(const std::string& name, Forward&& forward, Missing
   return true;
 }
 
+template <class T, class Reply>
+bool supervisor_impl::routed_query(const std::string& name, Reply& r,
+                                   void (supervisor_impl::*call)(std::string, Reply)) {
+  return routed(
+      name,
+      [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
+        ((*n).*call)(std::move(rest), std::move(r));
+      },
+      [&](std::string) { reply(std::move(r), make_error_code(errc::not_found), T{}); });
+}
+
 std::optional<supervisor_impl::prepared_child> supervisor_impl::prepare(child_spec& spec,
                                                                         std::error_code& ec,
                                                                         std::string& message) {
@@ -352,25 +363,18 @@ core::child_info supervisor_impl::info_of(core::child_id id) {
 }
 
 void supervisor_impl::status(std::string name, info_reply r) {
-  asio::post(
-      strand_, [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
-        if (self->routed(
-                name,
-                [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
-                  n->status(std::move(rest), std::move(r));
-                },
-                [&](std::string) {
-                  self->reply(std::move(r), make_error_code(errc::not_found), core::child_info{});
-                })) {
-          return;
-        }
-        const core::child_id id = self->machine_.find(name);
-        if (id == core::no_child) {
-          self->reply(std::move(r), make_error_code(errc::not_found), core::child_info{});
-          return;
-        }
-        self->reply(std::move(r), std::error_code{}, self->info_of(id));
-      });
+  asio::post(strand_,
+             [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
+               if (self->routed_query<core::child_info>(name, r, &supervisor_impl::status)) {
+                 return;
+               }
+               const core::child_id id = self->machine_.find(name);
+               if (id == core::no_child) {
+                 self->reply(std::move(r), make_error_code(errc::not_found), core::child_info{});
+                 return;
+               }
+               self->reply(std::move(r), std::error_code{}, self->info_of(id));
+             });
 }
 
 void supervisor_impl::children(list_reply r) {
@@ -428,54 +432,40 @@ void supervisor_impl::tree(std::function<void(std::vector<core::child_info>)> do
 }
 
 void supervisor_impl::spec(std::string name, spec_reply r) {
-  asio::post(
-      strand_, [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
-        if (self->routed(
-                name,
-                [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
-                  n->spec(std::move(rest), std::move(r));
-                },
-                [&](std::string) {
-                  self->reply(std::move(r), make_error_code(errc::not_found), effective_spec{});
-                })) {
-          return;
-        }
-        const core::child_id id = self->machine_.find(name);
-        if (id == core::no_child) {
-          self->reply(std::move(r), make_error_code(errc::not_found), effective_spec{});
-          return;
-        }
-        const auto& m = self->machine_;
-        self->reply(std::move(r), std::error_code{},
-                    effective_spec{name, *m.path_of(id), m.info(id, self->clock_.now()).kind,
-                                   m.policy_of(id), m.dependencies_of(id)});
-      });
+  asio::post(strand_,
+             [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
+               if (self->routed_query<effective_spec>(name, r, &supervisor_impl::spec)) {
+                 return;
+               }
+               const core::child_id id = self->machine_.find(name);
+               if (id == core::no_child) {
+                 self->reply(std::move(r), make_error_code(errc::not_found), effective_spec{});
+                 return;
+               }
+               const auto& m = self->machine_;
+               self->reply(std::move(r), std::error_code{},
+                           effective_spec{name, *m.path_of(id), m.info(id, self->clock_.now()).kind,
+                                          m.policy_of(id), m.dependencies_of(id)});
+             });
 }
 
 void supervisor_impl::outcome(std::string name, final_reply r) {
-  asio::post(
-      strand_, [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
-        if (self->routed(
-                name,
-                [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
-                  n->outcome(std::move(rest), std::move(r));
-                },
-                [&](std::string) {
-                  self->reply(std::move(r), make_error_code(errc::not_found), core::final_result{});
-                })) {
-          return;
-        }
-        const core::child_id id = self->machine_.find(name);
-        if (id == core::no_child) {
-          self->reply(std::move(r), make_error_code(errc::not_found), core::final_result{});
-          return;
-        }
-        if (auto f = self->machine_.final_of(id)) {
-          self->reply(std::move(r), std::error_code{}, *f);
-          return;
-        }
-        self->slots_[id].outcome_waiters.push_back(std::move(r));
-      });
+  asio::post(strand_,
+             [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
+               if (self->routed_query<core::final_result>(name, r, &supervisor_impl::outcome)) {
+                 return;
+               }
+               const core::child_id id = self->machine_.find(name);
+               if (id == core::no_child) {
+                 self->reply(std::move(r), make_error_code(errc::not_found), core::final_result{});
+                 return;
+               }
+               if (auto f = self->machine_.final_of(id)) {
+                 self->reply(std::move(r), std::error_code{}, *f);
+                 return;
+               }
+               self->slots_[id].outcome_waiters.push_back(std::move(r));
+             });
 }
 
 void supervisor_impl::wait(wait_reply r) {

@@ -182,6 +182,11 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   // subtree, missing(message); returns false for a plain name (the caller handles it here).
   template <class Forward, class Missing>
   bool routed(const std::string& name, Forward&& forward, Missing&& missing) const;
+  // routed() for a query: a path goes to the nested supervisor's `call`; one whose subtree is
+  // not running is answered not_found with an empty T.
+  template <class T, class Reply>
+  bool routed_query(const std::string& name, Reply& r,
+                    void (supervisor_impl::*call)(std::string, Reply));
   // until::running waiters of child `id`: all resolved with `ec` and `message`.
   void resolve_start_waiters(core::child_id id, std::error_code ec, const std::string& message);
   // Posted after an attempt was started: its waiters resolve if it is still the running one.

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 namespace vigil::test {
@@ -18,5 +20,24 @@ inline bool eventually(const std::function<bool()>& pred,
   }
   return true;
 }
+
+/// A gate a thread can block on regardless of stop requests (a task that ignores its stop).
+/// Hold it by shared_ptr: an abandoned thread may still be inside wait() when the test ends.
+struct gate {
+  std::mutex m;
+  std::condition_variable cv;
+  bool open = false;
+  void wait() {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return open; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(m);
+      open = true;
+    }
+    cv.notify_all();
+  }
+};
 
 }  // namespace vigil::test

@@ -30,24 +30,7 @@ void wait_for_stop(const vigil::context& ctx) {
   cv.wait(lock, ctx.stop_token(), [] { return false; });
 }
 
-// A gate a thread can block on regardless of stop requests (a task that ignores its stop). Held
-// by shared_ptr: the abandoned thread may still be inside wait() when the test body ends.
-struct gate {
-  std::mutex m;
-  std::condition_variable cv;
-  bool open = false;
-  void wait() {
-    std::unique_lock lock(m);
-    cv.wait(lock, [&] { return open; });
-  }
-  void release() {
-    {
-      std::lock_guard lock(m);
-      open = true;
-    }
-    cv.notify_all();
-  }
-};
+using vigil::test::gate;
 
 struct thread_tasks : ::testing::Test {
   std::size_t threads_before = vigil::detail::live_task_threads();

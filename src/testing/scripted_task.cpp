@@ -223,8 +223,13 @@ scripted_task::scripted_task(vigil::clock& clk, attempt_plan default_plan)
     : state_(std::make_shared<scripted_state>(clk, std::move(default_plan))) {}
 
 vigil::task scripted_task::task() const {
-  // A plain function returning the coroutine: a throw here is the factory throwing.
-  return [s = state_](context ctx) -> asio::awaitable<outcome> {
+  // A plain function returning the coroutine: a throw here is the factory throwing. It holds
+  // the state weakly: every attempt's frame owns a copy of this callable (§13.27), and a strong
+  // reference there would keep the state, its records and their parked frames alive in a cycle
+  // (~scripted_state destroys the frames nobody can wake any more).
+  return [w = std::weak_ptr<scripted_state>(state_)](context ctx) -> asio::awaitable<outcome> {
+    const auto s = w.lock();
+    if (!s) throw std::logic_error("vigil::testing::scripted_task: the scripted_task is gone");
     auto r = std::make_shared<attempt_record>();
     {
       std::lock_guard lock(s->m);

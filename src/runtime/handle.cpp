@@ -21,6 +21,74 @@ std::string command_failure(std::string_view call, std::string_view name, std::e
 
 }  // namespace detail
 
+namespace detail {
+
+namespace asio = boost::asio;
+
+namespace {
+void require(const std::shared_ptr<supervisor_impl>& impl) {
+  if (!impl) throw error(errc::supervisor_gone, "empty vigil::handle");
+}
+}  // namespace
+
+void send_add(const std::shared_ptr<supervisor_impl>& impl, child_spec spec, command_reply r,
+              until u, std::string into) {
+  require(impl);
+  impl->add(std::move(into), std::move(spec), u, std::move(r));
+}
+
+void send_add_all(const std::shared_ptr<supervisor_impl>& impl, std::vector<child_spec> specs,
+                  command_reply r) {
+  require(impl);
+  impl->add_all(std::move(specs), std::move(r), {});
+}
+
+void send_command(const std::shared_ptr<supervisor_impl>& impl, command c, std::string name,
+                  command_reply r, until u) {
+  require(impl);
+  impl->command(c, std::move(name), std::move(r), u);
+}
+
+void send_spec(const std::shared_ptr<supervisor_impl>& impl, std::string name, spec_reply r) {
+  require(impl);
+  impl->spec(std::move(name), std::move(r));
+}
+
+void send_status(const std::shared_ptr<supervisor_impl>& impl, std::string name, info_reply r) {
+  require(impl);
+  impl->status(std::move(name), std::move(r));
+}
+
+void send_children(const std::shared_ptr<supervisor_impl>& impl, list_reply r) {
+  require(impl);
+  impl->children(std::move(r));
+}
+
+void send_tree(const std::shared_ptr<supervisor_impl>& impl, list_reply r) {
+  require(impl);
+  auto ex = impl->executor();
+  auto shared = std::make_shared<list_reply>(std::move(r));
+  impl->tree([ex, shared](std::vector<core::child_info> all) {
+    asio::post(ex, asio::append(std::move(*shared), std::error_code{}, std::move(all)));
+  });
+}
+
+void send_outcome(const std::shared_ptr<supervisor_impl>& impl, std::string name, final_reply r) {
+  require(impl);
+  impl->outcome(std::move(name), std::move(r));
+}
+
+void send_wait(const std::shared_ptr<supervisor_impl>& impl, wait_reply r) {
+  require(impl);
+  impl->wait(std::move(r));
+}
+
+asio::any_io_executor executor_of(const std::shared_ptr<supervisor_impl>& impl) {
+  return impl->executor();
+}
+
+}  // namespace detail
+
 namespace {
 
 void check_blocking(const std::shared_ptr<detail::supervisor_impl>& impl, const char* what) {

@@ -1,4 +1,5 @@
-// The supervisor actor, the handle's calls and the supervisor object.
+// The supervisor actor: commands, attempts, the one timer and the end. Queries and paths are in
+// supervisor_queries.cpp, hooks in supervisor_hooks.cpp, the handle's sends in handle.cpp.
 #include <future>
 #include <random>
 
@@ -11,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "spawn_later.hpp"
 #include "supervisor_impl.hpp"
 #include "task_runners.hpp"
 #include "vigil/runtime/context.hpp"
@@ -79,13 +81,6 @@ supervisor_impl::~supervisor_impl() {
   for (auto& [token, r] : pending_) reply(std::move(r), gone, std::string{});
 }
 
-template <class Reply, class... Args>
-void supervisor_impl::reply(Reply r, Args&&... args) {
-  // Handlers never run inline: post through the pool, which hands the handler on to its own
-  // associated executor when it has one.
-  asio::post(pool_, asio::append(std::move(r), std::forward<Args>(args)...));
-}
-
 bool supervisor_impl::running_in_executor_thread() const {
   if (const auto* e = pool_.target<asio::io_context::executor_type>()) {
     return e->running_in_this_thread();
@@ -133,38 +128,6 @@ void supervisor_impl::add(std::string into, child_spec spec, until u, command_re
           self->reply(std::move(r), make_error_code(errc::not_found), std::move(why));
         });
   });
-}
-
-std::shared_ptr<supervisor_impl> supervisor_impl::nested_child(std::string_view head) const {
-  const core::child_id id = machine_.find(head);
-  if (id == core::no_child || id >= slots_.size() || !slots_[id].attempt) return nullptr;
-  return nested_of(*slots_[id].attempt);
-}
-
-template <class Forward, class Missing>
-bool supervisor_impl::routed(const std::string& name, Forward&& forward, Missing&& missing) const {
-  const auto slash = name.find('/');
-  if (slash == std::string::npos) return false;
-  const std::string_view head = std::string_view(name).substr(0, slash);
-  if (auto n = nested_child(head)) {
-    forward(n, name.substr(slash + 1));
-    return true;
-  }
-  const core::child_id id = machine_.find(head);
-  missing("'" + name + "': " + *path_ + "/" + std::string(head) +
-          (id == core::no_child ? " does not exist" : " is not a running nested supervisor"));
-  return true;
-}
-
-template <class T, class Reply>
-bool supervisor_impl::routed_query(const std::string& name, Reply& r,
-                                   void (supervisor_impl::*call)(std::string, Reply)) {
-  return routed(
-      name,
-      [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
-        ((*n).*call)(std::move(rest), std::move(r));
-      },
-      [&](std::string) { reply(std::move(r), make_error_code(errc::not_found), T{}); });
 }
 
 std::optional<supervisor_impl::prepared_child> supervisor_impl::prepare(child_spec& spec,
@@ -353,121 +316,6 @@ void supervisor_impl::run_command(detail::command c, const std::string& name, co
   pump();
 }
 
-core::child_info supervisor_impl::info_of(core::child_id id) {
-  core::child_info i = machine_.info(id, clock_.now());
-  if (id < slots_.size() && slots_[id].shared) {
-    std::lock_guard lock(slots_[id].shared->m);
-    i.status_text = slots_[id].shared->status_text;
-  }
-  return i;
-}
-
-void supervisor_impl::status(std::string name, info_reply r) {
-  asio::post(strand_,
-             [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
-               if (self->routed_query<core::child_info>(name, r, &supervisor_impl::status)) {
-                 return;
-               }
-               const core::child_id id = self->machine_.find(name);
-               if (id == core::no_child) {
-                 self->reply(std::move(r), make_error_code(errc::not_found), core::child_info{});
-                 return;
-               }
-               self->reply(std::move(r), std::error_code{}, self->info_of(id));
-             });
-}
-
-void supervisor_impl::children(list_reply r) {
-  asio::post(strand_, [self = shared_from_this(), r = std::move(r)]() mutable {
-    std::vector<core::child_info> list;
-    for (const core::child_id id : self->machine_.children()) list.push_back(self->info_of(id));
-    self->reply(std::move(r), std::error_code{}, std::move(list));
-  });
-}
-
-void supervisor_impl::tree(std::function<void(std::vector<core::child_info>)> done) {
-  asio::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
-    // Each nested supervisor answers from its own strand; the parts are spliced in start
-    // order once the last one has answered.
-    struct gather {
-      std::mutex m;
-      std::vector<std::vector<core::child_info>> parts;
-      std::size_t pending = 1;
-      std::function<void(std::vector<core::child_info>)> done;
-      void arrived() {
-        std::vector<core::child_info> all;
-        {
-          std::lock_guard lock(m);
-          if (--pending != 0) return;
-          for (auto& p : parts) std::move(p.begin(), p.end(), std::back_inserter(all));
-        }
-        done(std::move(all));
-      }
-    };
-    auto g = std::make_shared<gather>();
-    g->done = std::move(done);
-    const auto ids = self->machine_.children();
-    g->parts.resize(ids.size());
-    std::vector<std::pair<std::size_t, std::shared_ptr<supervisor_impl>>> nested;
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      g->parts[i].push_back(self->info_of(ids[i]));
-      const auto& st = ids[i] < self->slots_.size() ? self->slots_[ids[i]].attempt : nullptr;
-      if (st) {
-        if (auto n = nested_of(*st)) nested.emplace_back(i, std::move(n));
-      }
-    }
-    g->pending += nested.size();
-    for (auto& [i, n] : nested) {
-      n->tree([g, i = i](std::vector<core::child_info> sub) {
-        {
-          std::lock_guard lock(g->m);
-          auto& part = g->parts[i];
-          std::move(sub.begin(), sub.end(), std::back_inserter(part));
-        }
-        g->arrived();
-      });
-    }
-    g->arrived();
-  });
-}
-
-void supervisor_impl::spec(std::string name, spec_reply r) {
-  asio::post(strand_,
-             [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
-               if (self->routed_query<effective_spec>(name, r, &supervisor_impl::spec)) {
-                 return;
-               }
-               const core::child_id id = self->machine_.find(name);
-               if (id == core::no_child) {
-                 self->reply(std::move(r), make_error_code(errc::not_found), effective_spec{});
-                 return;
-               }
-               const auto& m = self->machine_;
-               self->reply(std::move(r), std::error_code{},
-                           effective_spec{name, *m.path_of(id), m.info(id, self->clock_.now()).kind,
-                                          m.policy_of(id), m.dependencies_of(id)});
-             });
-}
-
-void supervisor_impl::outcome(std::string name, final_reply r) {
-  asio::post(strand_,
-             [self = shared_from_this(), name = std::move(name), r = std::move(r)]() mutable {
-               if (self->routed_query<core::final_result>(name, r, &supervisor_impl::outcome)) {
-                 return;
-               }
-               const core::child_id id = self->machine_.find(name);
-               if (id == core::no_child) {
-                 self->reply(std::move(r), make_error_code(errc::not_found), core::final_result{});
-                 return;
-               }
-               if (auto f = self->machine_.final_of(id)) {
-                 self->reply(std::move(r), std::error_code{}, *f);
-                 return;
-               }
-               self->slots_[id].outcome_waiters.push_back(std::move(r));
-             });
-}
-
 void supervisor_impl::wait(wait_reply r) {
   asio::post(strand_, [self = shared_from_this(), r = std::move(r)]() mutable {
     if (self->drained_) {
@@ -621,18 +469,6 @@ asio::any_io_executor supervisor_impl::make_strand() const {
   }
   return asio::make_strand(pool_);
 }
-
-namespace {
-// Starts `aw` on `ex` from a fresh handler. co_spawn itself runs the coroutine up to its first
-// suspension at once when `ex` may run on this thread, which from pump() would be user code
-// (a task body, a hook) running on the supervisor's strand and holding it up.
-template <class T, class Handler>
-void spawn_later(const asio::any_io_executor& ex, asio::awaitable<T> aw, Handler&& handler) {
-  asio::post(ex, [ex, aw = std::move(aw), h = std::forward<Handler>(handler)]() mutable {
-    asio::co_spawn(ex, std::move(aw), std::move(h));
-  });
-}
-}  // namespace
 
 void supervisor_impl::perform(core::start_attempt& a) {
   child_slot& slot = slots_[a.id];
@@ -838,105 +674,6 @@ void supervisor_impl::perform(core::supervisor_ended&) {
   finish_after_drain();
 }
 
-void supervisor_impl::perform(core::run_setup& a) {
-  const auto& h = slots_[a.id].hooks;
-  if (!h || !h->setup) {
-    machine_.on_setup_done(a.id, a.token, std::nullopt, clock_.now());
-    return;
-  }
-  // §11: off the strand; a throw ends the child with setup_failed (the machine reports it).
-  spawn_later(h->strand, invoke(h, h->setup),
-              [self = shared_from_this(), id = a.id, token = a.token](std::exception_ptr e) {
-                std::optional<core::outcome> failed;
-                if (e) failed = core::outcome_from_exception(e);
-                asio::post(self->strand_, [self, id, token, failed = std::move(failed)]() mutable {
-                  self->machine_.on_setup_done(id, token, std::move(failed), self->clock_.now());
-                  self->pump();
-                });
-              });
-}
-
-void supervisor_impl::perform(core::ask_should_restart& a) {
-  const auto& h = slots_[a.id].hooks;
-  if (!h || !h->should_restart) {
-    machine_.on_should_restart(a.id, a.generation, true, clock_.now());
-    return;
-  }
-  // A throwing should_restart is reported and the policy decides: supervision never stops
-  // because of a hook.
-  spawn_later(h->strand, invoke_bool(h, h->should_restart, a.last),
-              [self = shared_from_this(), h, id = a.id, gen = a.generation](std::exception_ptr e,
-                                                                            bool restart_it) {
-                if (e) {
-                  report_hook_failure(*h, "should_restart", e);
-                  restart_it = true;
-                }
-                asio::post(self->strand_, [self, id, gen, restart_it] {
-                  self->machine_.on_should_restart(id, gen, restart_it, self->clock_.now());
-                  self->pump();
-                });
-              });
-}
-
-void supervisor_impl::after_exit(core::child_id id) {
-  const auto& h = slots_[id].hooks;
-  if (!h->on_failure) return;
-  const auto& st = slots_[id].attempt;
-  const core::child_info i = machine_.info(id, clock_.now());
-  if (!i.last_outcome || i.last_outcome->is_success()) return;
-  // A requested stop is not a failure; a task that cancelled itself unasked is (§2).
-  if (i.last_outcome->kind == core::outcome_kind::cancelled && st->stop.stop_requested()) return;
-  spawn_later(h->strand, invoke_outcome(h, h->on_failure, *i.last_outcome),
-              [h](std::exception_ptr e) {
-                if (e) report_hook_failure(*h, "on_failure", e);
-              });
-}
-
-namespace {
-struct shutdown_hook_job {
-  asio::cancellation_signal hook_cancel;   // emitted on the child's hook strand
-  asio::cancellation_signal timer_cancel;  // emitted on the supervisor's strand
-  bool done = false;                       // on the supervisor's strand
-  std::atomic<bool> timed_out{false};
-};
-}  // namespace
-
-void supervisor_impl::perform(core::run_shutdown_hook& a) {
-  // §11, §13.19, §13.28: the machine asks at the child's turn in the stop sequence, just
-  // before its stop. The end waits for the hook at most `a.limit` (min(its shutdown timeout,
-  // the remaining grace)), then cancels a coroutine hook and stops waiting for a plain one.
-  const auto h = slots_[a.id].hooks;
-  if (!h || !h->on_shutdown) return;
-  ++hook_jobs_;
-  auto job = std::make_shared<shutdown_hook_job>();
-  const auto at = core::saturating_add(clock_.now(), a.limit);
-  spawn_later(h->strand, invoke(h, h->on_shutdown),
-              asio::bind_cancellation_slot(job->hook_cancel.slot(), [self = shared_from_this(), h,
-                                                                     job](std::exception_ptr e) {
-                if (e && !job->timed_out.load()) report_hook_failure(*h, "on_shutdown", e);
-                asio::post(self->strand_, [self, job] {
-                  if (job->done) return;
-                  job->done = true;
-                  job->timer_cancel.emit(asio::cancellation_type::all);
-                  self->hook_job_done();
-                });
-              }));
-  clock_.async_wait_until(
-      strand_, at, job->timer_cancel.slot(),
-      asio::bind_executor(strand_, [self = shared_from_this(), h,
-                                    job](boost::system::error_code ec) {
-        if (ec || job->done) return;
-        job->done = true;
-        job->timed_out.store(true);
-        asio::post(h->strand, [job] { job->hook_cancel.emit(asio::cancellation_type::terminal); });
-        self->hook_job_done();
-      }));
-}
-
-void supervisor_impl::hook_job_done() {
-  if (--hook_jobs_ == 0 && drain_ready_) complete_wait();
-}
-
 // ---------------------------------------------------------------- the one timer
 
 void supervisor_impl::arm_timer() {
@@ -1003,70 +740,6 @@ void supervisor_impl::complete_wait() {
   bus_->notify_when_idle(nullptr);
   for (auto& w : waiters_) reply(std::move(w), std::error_code{}, *machine_.result());
   waiters_.clear();
-}
-
-// ---------------------------------------------------------------- handle plumbing
-
-namespace {
-void require(const std::shared_ptr<supervisor_impl>& impl) {
-  if (!impl) throw error(errc::supervisor_gone, "empty vigil::handle");
-}
-}  // namespace
-
-void send_add(const std::shared_ptr<supervisor_impl>& impl, child_spec spec, command_reply r,
-              until u, std::string into) {
-  require(impl);
-  impl->add(std::move(into), std::move(spec), u, std::move(r));
-}
-
-void send_add_all(const std::shared_ptr<supervisor_impl>& impl, std::vector<child_spec> specs,
-                  command_reply r) {
-  require(impl);
-  impl->add_all(std::move(specs), std::move(r), {});
-}
-
-void send_command(const std::shared_ptr<supervisor_impl>& impl, command c, std::string name,
-                  command_reply r, until u) {
-  require(impl);
-  impl->command(c, std::move(name), std::move(r), u);
-}
-
-void send_spec(const std::shared_ptr<supervisor_impl>& impl, std::string name, spec_reply r) {
-  require(impl);
-  impl->spec(std::move(name), std::move(r));
-}
-
-void send_status(const std::shared_ptr<supervisor_impl>& impl, std::string name, info_reply r) {
-  require(impl);
-  impl->status(std::move(name), std::move(r));
-}
-
-void send_children(const std::shared_ptr<supervisor_impl>& impl, list_reply r) {
-  require(impl);
-  impl->children(std::move(r));
-}
-
-void send_tree(const std::shared_ptr<supervisor_impl>& impl, list_reply r) {
-  require(impl);
-  auto ex = impl->executor();
-  auto shared = std::make_shared<list_reply>(std::move(r));
-  impl->tree([ex, shared](std::vector<core::child_info> all) {
-    asio::post(ex, asio::append(std::move(*shared), std::error_code{}, std::move(all)));
-  });
-}
-
-void send_outcome(const std::shared_ptr<supervisor_impl>& impl, std::string name, final_reply r) {
-  require(impl);
-  impl->outcome(std::move(name), std::move(r));
-}
-
-void send_wait(const std::shared_ptr<supervisor_impl>& impl, wait_reply r) {
-  require(impl);
-  impl->wait(std::move(r));
-}
-
-asio::any_io_executor executor_of(const std::shared_ptr<supervisor_impl>& impl) {
-  return impl->executor();
 }
 
 }  // namespace vigil::detail

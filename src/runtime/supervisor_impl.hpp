@@ -14,7 +14,9 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/append.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "event_bus.hpp"
@@ -256,5 +258,40 @@ class supervisor_impl : public std::enable_shared_from_this<supervisor_impl> {
   std::mutex controllers_m_;
   std::vector<std::weak_ptr<controller_state>> controllers_;  // guarded by controllers_m_
 };
+
+// ---- member templates used by the supervisor's source files ----
+
+template <class Reply, class... Args>
+void supervisor_impl::reply(Reply r, Args&&... args) {
+  // Handlers never run inline: post through the pool, which hands the handler on to its own
+  // associated executor when it has one.
+  boost::asio::post(pool_, boost::asio::append(std::move(r), std::forward<Args>(args)...));
+}
+
+template <class Forward, class Missing>
+bool supervisor_impl::routed(const std::string& name, Forward&& forward, Missing&& missing) const {
+  const auto slash = name.find('/');
+  if (slash == std::string::npos) return false;
+  const std::string_view head = std::string_view(name).substr(0, slash);
+  if (auto n = nested_child(head)) {
+    forward(n, name.substr(slash + 1));
+    return true;
+  }
+  const core::child_id id = machine_.find(head);
+  missing("'" + name + "': " + *path_ + "/" + std::string(head) +
+          (id == core::no_child ? " does not exist" : " is not a running nested supervisor"));
+  return true;
+}
+
+template <class T, class Reply>
+bool supervisor_impl::routed_query(const std::string& name, Reply& r,
+                                   void (supervisor_impl::*call)(std::string, Reply)) {
+  return routed(
+      name,
+      [&](const std::shared_ptr<supervisor_impl>& n, std::string rest) {
+        ((*n).*call)(std::move(rest), std::move(r));
+      },
+      [&](std::string) { reply(std::move(r), make_error_code(errc::not_found), T{}); });
+}
 
 }  // namespace vigil::detail

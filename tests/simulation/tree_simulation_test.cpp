@@ -8,10 +8,10 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
 #include <sstream>
 
+#include "vigil/core/random.hpp"
 #include "vigil/testing/simulator.hpp"
 
 namespace {
@@ -20,11 +20,16 @@ using namespace std::chrono_literals;
 using namespace vigil::core;
 using vigil::testing::simulator;
 
+// Draws from core::random_source, which gives the same sequence with every standard library
+// (std::uniform_*_distribution does not), so a failing seed replays everywhere.
 struct world {
-  std::mt19937_64 rng;
+  random_source rng;
   explicit world(std::uint64_t seed) : rng(seed) {}
-  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; }
-  int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
+  bool chance(double p) { return static_cast<double>(rng.uniform(0, 999'999)) < p * 1'000'000.0; }
+  int pick(int lo, int hi) {
+    if (hi <= lo) return lo;
+    return lo + static_cast<int>(rng.uniform(0, static_cast<std::uint64_t>(hi - lo)));
+  }
   duration ms(int lo, int hi) { return std::chrono::milliseconds(pick(lo, hi)); }
 };
 

@@ -462,17 +462,17 @@ controller::~controller() {
   asio::post(state_->strand, [s = state_] { s->close(); });
 }
 
-void controller::submit_(std::string slot, child_spec spec, admission a, detail::submit_reply r,
-                         bool wait) {
+void controller::submit_(const std::shared_ptr<detail::controller_state>& st, std::string slot,
+                         child_spec spec, admission a, detail::submit_reply r, bool wait) {
   detail::submission s{std::move(slot), std::move(spec), a, std::nullopt};
   s.reply.emplace(std::move(r));
   auto sub = std::make_shared<detail::submission>(std::move(s));
-  if (state_->try_reserve()) {
-    asio::post(state_->strand, [st = state_, sub] { st->admit(std::move(*sub)); });
+  if (st->try_reserve()) {
+    asio::post(st->strand, [st, sub] { st->admit(std::move(*sub)); });
     return;
   }
   (void)wait;  // try_submit never gets here (it checks first)
-  asio::post(state_->strand, [st = state_, sub] {
+  asio::post(st->strand, [st, sub] {
     if (st->try_reserve()) return st->admit(std::move(*sub));
     if (st->closed) {
       st->units.fetch_add(1);
@@ -516,28 +516,30 @@ std::error_code controller::submit(std::string slot, child_spec spec, admission 
   check_blocking(*state_, "submit");
   auto p = std::make_shared<std::promise<std::error_code>>();
   auto f = p->get_future();
-  submit_(std::move(slot), std::move(spec), a,
+  submit_(state_, std::move(slot), std::move(spec), a,
           detail::submit_reply([p](std::error_code ec) { p->set_value(ec); }), true);
   return get(f, "submit");
 }
 
-void controller::remove_(std::string name, detail::submit_reply r) {
+void controller::remove_(const std::shared_ptr<detail::controller_state>& st, std::string name,
+                         detail::submit_reply r) {
   auto sr = std::make_shared<detail::submit_reply>(std::move(r));
-  asio::post(state_->strand,
-             [st = state_, name = std::move(name), sr] { st->remove(name, std::move(*sr)); });
+  asio::post(st->strand, [st, name = std::move(name), sr] { st->remove(name, std::move(*sr)); });
 }
 
 std::error_code controller::remove(std::string name) {
   check_blocking(*state_, "remove");
   auto p = std::make_shared<std::promise<std::error_code>>();
   auto f = p->get_future();
-  remove_(std::move(name), detail::submit_reply([p](std::error_code ec) { p->set_value(ec); }));
+  remove_(state_, std::move(name),
+          detail::submit_reply([p](std::error_code ec) { p->set_value(ec); }));
   return get(f, "remove");
 }
 
-void controller::slots_(detail::slots_reply r) const {
+void controller::slots_(const std::shared_ptr<detail::controller_state>& st,
+                        detail::slots_reply r) {
   auto sr = std::make_shared<detail::slots_reply>(std::move(r));
-  asio::post(state_->strand, [st = state_, sr] {
+  asio::post(st->strand, [st, sr] {
     std::vector<slot_info> out;
     for (const auto& [name, sl] : st->slots) {
       out.push_back({name, sl.state, sl.running, sl.queue.size()});
@@ -551,8 +553,9 @@ std::vector<slot_info> controller::slots() const {
   check_blocking(*state_, "slots");
   auto p = std::make_shared<std::promise<std::vector<slot_info>>>();
   auto f = p->get_future();
-  slots_(detail::slots_reply(
-      [p](std::error_code, std::vector<slot_info> v) { p->set_value(std::move(v)); }));
+  slots_(state_, detail::slots_reply([p](std::error_code, std::vector<slot_info> v) {
+           p->set_value(std::move(v));
+         }));
   return get(f, "slots");
 }
 

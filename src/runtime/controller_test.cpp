@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/use_future.hpp>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "test_support.hpp"
 #include "vigil/testing/event_recorder.hpp"
@@ -320,6 +322,36 @@ TEST_F(controller_test, a_slot_is_freed_by_its_childs_outcome_even_when_events_o
   }
   for (auto& f : fs) EXPECT_FALSE(f.get());
   unblock.set_value();
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(controller_test, a_deferred_operation_started_after_the_controller_is_gone_is_safe) {
+  // The initiations hold the controller's shared state, not the controller: deferred
+  // operations made while it lived and started after its destruction reach that state (ASan
+  // reported a heap-use-after-free when they captured `this`). A submission is rejected
+  // shutting_down (the controller closed), the slot snapshot still answers.
+  std::optional<decltype(std::declval<vigil::controller&>().async_slots(asio::deferred))> slots_op;
+  std::optional<decltype(std::declval<vigil::controller&>().async_submit(
+      "s", vigil::child_spec{}, vigil::admission::queue, asio::deferred))>
+      submit_op;
+  {
+    vigil::controller c{sup};
+    ASSERT_FALSE(c.submit("first", hanging("first-1")));
+    slots_op.emplace(c.async_slots(asio::deferred));
+    submit_op.emplace(
+        c.async_submit("second", hanging("second-1"), vigil::admission::queue, asio::deferred));
+  }
+  auto slots = std::move(*slots_op)(asio::use_future);
+  auto [ec, list] = slots.get();
+  EXPECT_FALSE(ec);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].slot, "first");
+  auto submitted = std::move(*submit_op)(asio::use_future);
+  EXPECT_EQ(submitted.get(), vigil::rejection::shutting_down);
+  EXPECT_EQ(rec.count(vigil::event_kind::attempt_starting, "root/second-1"), 0u);
 }
 
 }  // namespace

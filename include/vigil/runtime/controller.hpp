@@ -79,7 +79,8 @@ using slots_reply =
 /// stop(name) and remove(name) reach a submission still queued here: it is rejected
 /// removed_from_queue and the call succeeds (§13.22).
 /// Thread-safe: its state lives on its own strand of the supervisor's executor. Destroying it
-/// rejects every queued submission with shutting_down; running children keep running.
+/// rejects every queued submission with shutting_down; running children keep running. An
+/// asynchronous operation started after that (a deferred one) completes with shutting_down.
 class controller {
  public:
   /// Throws vigil::error(supervisor_gone) for an empty handle.
@@ -96,10 +97,11 @@ class controller {
   template <class CompletionToken>
   auto async_submit(std::string slot, child_spec spec, admission a, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code)>(
-        [this](auto h, std::string s, child_spec c, admission adm) {
-          submit_(std::move(s), std::move(c), adm, detail::submit_reply(std::move(h)), true);
+        [](auto h, std::shared_ptr<detail::controller_state> st, std::string s, child_spec c,
+           admission adm) {
+          submit_(st, std::move(s), std::move(c), adm, detail::submit_reply(std::move(h)), true);
         },
-        token, std::move(slot), std::move(spec), a);
+        token, state_, std::move(slot), std::move(spec), a);
   }
   /// Blocking async_submit: returns the same error code (it does not throw for rejections).
   /// Throws vigil::error(would_deadlock) on a thread running the supervisor's executor.
@@ -116,10 +118,10 @@ class controller {
   template <class CompletionToken>
   auto async_remove(std::string name, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(std::error_code)>(
-        [this](auto h, std::string n) {
-          remove_(std::move(n), detail::submit_reply(std::move(h)));
+        [](auto h, std::shared_ptr<detail::controller_state> st, std::string n) {
+          remove_(st, std::move(n), detail::submit_reply(std::move(h)));
         },
-        token, std::move(name));
+        token, state_, std::move(name));
   }
   /// Blocking async_remove; returns its error code.
   std::error_code remove(std::string name);
@@ -129,15 +131,22 @@ class controller {
   auto async_slots(CompletionToken&& token) const {
     return boost::asio::async_initiate<CompletionToken,
                                        void(std::error_code, std::vector<slot_info>)>(
-        [this](auto h) { slots_(detail::slots_reply(std::move(h))); }, token);
+        [](auto h, std::shared_ptr<detail::controller_state> st) {
+          slots_(st, detail::slots_reply(std::move(h)));
+        },
+        token, state_);
   }
   /// Blocking async_slots.
   std::vector<slot_info> slots() const;
 
  private:
-  void submit_(std::string slot, child_spec spec, admission a, detail::submit_reply r, bool wait);
-  void remove_(std::string name, detail::submit_reply r);
-  void slots_(detail::slots_reply r) const;
+  // The initiations take the shared state as an argument, never `this`: a deferred operation
+  // (asio::deferred, use_awaitable) may be started after the controller is gone.
+  static void submit_(const std::shared_ptr<detail::controller_state>& st, std::string slot,
+                      child_spec spec, admission a, detail::submit_reply r, bool wait);
+  static void remove_(const std::shared_ptr<detail::controller_state>& st, std::string name,
+                      detail::submit_reply r);
+  static void slots_(const std::shared_ptr<detail::controller_state>& st, detail::slots_reply r);
   std::shared_ptr<detail::controller_state> state_;
 };
 

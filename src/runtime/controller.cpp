@@ -276,8 +276,10 @@ class controller_state : public std::enable_shared_from_this<controller_state> {
                     }));
     }
     if (!ec) {
-      answer(s, {});
+      // Its place in the queue is free before the submitter hears of it: a submit right after
+      // must find room (the answer is posted and could run before a later release()).
       release();
+      answer(s, {});
       return;
     }
     std::error_code code = ec;
